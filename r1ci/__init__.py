@@ -1,0 +1,1 @@
+"""r1ci: R1-Code-Interpreter reproduction suite."""

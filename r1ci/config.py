@@ -1,0 +1,307 @@
+"""Typed config schemas, registered in Hydra's ConfigStore.
+
+This is the one home of every config key and its default. YAML files under conf/ only choose options
+and override values; a typo'd key or a wrongly typed value fails when Hydra composes, and bad values
+(negative timeouts, zero stages, ...) fail in `validate`, which runs before any stage. Each field is
+documented once, here; "(paper)" marks the paper's value (../shared/paper.md), "(ours)" our choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+class ConfigError(ValueError):
+    """A config value is out of range; the message names the key."""
+
+
+def _check(ok: bool, key: str, msg: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {msg}")
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING  # short name, e.g. "qwen2.5-7b"; used in run names and reports
+    path: str = MISSING  # Hugging Face id or local dir; "tiny" builds r1ci.models.tiny into cache_dir
+    dtype: str = "bfloat16"  # bfloat16 | float16 | float32; the tiny CPU model uses float32
+    max_prompt_len: int = 2048  # (ours) longest question + system prompt, tokens
+    max_response_len: int = 6144  # (ours) all model + interpreter tokens of one trajectory (paper: ~7k cutoff)
+    tensor_parallel_size: int = 1  # vLLM tensor-parallel degree for this size on the paper's H100s (ours)
+    zero_stage: int = 3  # DeepSpeed ZeRO stage (paper: ZeRO-3 for SFT)
+    micro_batch_size: int = 1  # per-GPU sequences per forward pass (ours, fits 80 GB H100)
+    n_gpus: int = 16  # GPUs the paper used; with micro batch sets gradient accumulation
+    gradient_checkpointing: bool = True  # (ours) needed for 7B/14B at 7k tokens
+    tie_word_embeddings: bool = False  # tiny model only: tied lm_head breaks vLLM-CPU weight reload
+
+    def __post_init__(self) -> None:
+        _check(self.dtype in ("bfloat16", "float16", "float32"), "model.dtype", f"unknown dtype {self.dtype!r}")
+        for k in ("max_prompt_len", "max_response_len", "tensor_parallel_size", "micro_batch_size", "n_gpus"):
+            _check(getattr(self, k) >= 1, f"model.{k}", "must be >= 1")
+        _check(self.zero_stage in (0, 1, 2, 3), "model.zero_stage", "must be 0, 1, 2 or 3")
+
+
+@dataclass
+class TaskMixConfig:
+    name: str = MISSING  # short name used in output paths
+    sources: list[str] = field(default_factory=lambda: ["symbench", "bbh", "reasoning_gym"])
+    split: str = "all"  # train | test | all: which side of the manifest's split to draw tasks from
+    tasks: list[str] = field(default_factory=list)  # explicit task names; overrides sources/split when set
+    n_train_per_task: int = 200  # (paper: 200+ questions per task) items per task for training data
+    n_test_per_task: int = 50  # (ours) held-out items per task written for evaluation
+    seed: int = 0  # generation seed; train and test items use disjoint derived seeds
+    manifest: Optional[str] = None  # split manifest path; None = conf/split/manifest.yaml
+    bbh_dir: Optional[str] = None  # dir of bbh/<task>.json; None = $R1CI_BBH_DIR or the shared test copy
+
+    def __post_init__(self) -> None:
+        from r1ci.tasks.base import SOURCES
+
+        _check(self.split in ("train", "test", "all"), "task_mix.split", f"must be train|test|all, got {self.split!r}")
+        bad = [s for s in self.sources if s not in SOURCES]
+        _check(not bad, "task_mix.sources", f"unknown sources {bad}; expected a subset of {list(SOURCES)}")
+        _check(self.n_train_per_task >= 0, "task_mix.n_train_per_task", "must be >= 0")
+        _check(self.n_test_per_task >= 0, "task_mix.n_test_per_task", "must be >= 0")
+
+
+@dataclass
+class CurriculumConfig:
+    kind: str = "none"  # none (paper's baseline) | staged | difficulty | online
+    n_stages: int = 4  # (paper) groups of equal size, released cumulatively
+    steps_per_stage: int = 150  # (paper) GRPO steps per curriculum stage
+    n_styles: int = 4  # (paper) prompt styles used to estimate p: text, code, interpreter agent, guided
+    samples_per_style: int = 5  # (paper) answers per style at different temperatures; N = 4 x 5 = 20
+    temperatures: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0])  # (ours)
+    regroup_every: int = 50  # online only (ours): re-estimate p from RL rollouts every K steps
+    filter_zero_variance: bool = False  # DAPO-style: drop groups whose rewards are all equal (ours, off)
+
+    def __post_init__(self) -> None:
+        kinds = ("none", "staged", "difficulty", "online")
+        _check(self.kind in kinds, "curriculum.kind", f"must be one of {kinds}, got {self.kind!r}")
+        _check(self.n_stages >= 1, "curriculum.n_stages", f"must be >= 1, got {self.n_stages}")
+        _check(self.steps_per_stage >= 1, "curriculum.steps_per_stage", "must be >= 1")
+        _check(self.n_styles >= 1 and self.samples_per_style >= 1, "curriculum.samples_per_style",
+               "n_styles and samples_per_style must be >= 1")
+        _check(len(self.temperatures) == self.samples_per_style, "curriculum.temperatures",
+               "needs one temperature per sample of a style")
+        _check(self.regroup_every >= 1, "curriculum.regroup_every", "must be >= 1")
+
+
+@dataclass
+class SandboxConfig:
+    kind: str = "local"  # local (bubblewrap pool) | remote (HTTP servers) | unsafe (bare subprocess)
+    timeout_s: float = 60.0  # (paper) wall-clock limit per code call; a timeout is shown to the model
+    cpu_s: int = 60  # (ours) RLIMIT_CPU per execution
+    memory_mb: int = 4096  # (ours) RLIMIT_AS per execution
+    max_procs: int = 64  # (ours) processes + threads per execution (RLIMIT_NPROC under its own uid)
+    file_size_mb: int = 64  # (ours) RLIMIT_FSIZE
+    open_files: int = 256  # (ours) RLIMIT_NOFILE
+    tmp_size_mb: int = 64  # (ours) size cap of the private /tmp
+    max_output_bytes: int = 16384  # (ours) stdout/stderr each are cut here, with a marker
+    pool_size: int = 0  # warm workers; 0 = the CPU count
+    preimport: list[str] = field(
+        default_factory=lambda: ["numpy", "sympy", "math", "itertools", "collections", "fractions", "re",
+                                 "json", "functools", "heapq", "random", "string"])
+    servers: list[str] = field(default_factory=list)  # remote: base URLs of sandbox servers
+    token: Optional[str] = None  # shared secret for the server; None = $R1CI_SANDBOX_TOKEN or no auth
+    host: str = "127.0.0.1"  # sandbox_server bind address (loopback unless told otherwise)
+    port: int = 8471  # sandbox_server port
+    max_queue: int = 256  # sandbox_server: requests waiting beyond this get HTTP 503 (back-pressure)
+    retries: int = 3  # remote: attempts on other servers after an infra error
+
+    def __post_init__(self) -> None:
+        kinds = ("local", "remote", "unsafe")
+        _check(self.kind in kinds, "sandbox.kind", f"must be one of {kinds}, got {self.kind!r}")
+        _check(self.timeout_s > 0, "sandbox.timeout_s", f"must be > 0, got {self.timeout_s}")
+        for k in ("cpu_s", "memory_mb", "max_procs", "file_size_mb", "open_files", "tmp_size_mb",
+                  "max_output_bytes", "max_queue"):
+            _check(getattr(self, k) >= 1, f"sandbox.{k}", f"must be >= 1, got {getattr(self, k)}")
+        _check(self.pool_size >= 0, "sandbox.pool_size", "must be >= 0 (0 = CPU count)")
+        _check(self.retries >= 0, "sandbox.retries", "must be >= 0")
+        _check(0 < self.port < 65536, "sandbox.port", "must be a TCP port")
+
+
+@dataclass
+class EngineConfig:
+    kind: str = "vllm"  # vllm (async engine in-process) | hf (transformers generate) | openai (HTTP API)
+    temperature: float = 0.6  # (paper) 0.6 at evaluation; trainer.temperature is used for RL rollouts
+    top_p: float = 1.0
+    max_tokens_per_turn: int = 1024  # (ours) generation budget of one model segment
+    gpu_memory_utilization: float = 0.5  # vLLM's share of GPU memory when colocated with the trainer (ours)
+    enforce_eager: bool = False  # True on CPU (vllm-cpu needs it)
+    kv_cache_gib: int = 1  # VLLM_CPU_KVCACHE_SPACE on CPU machines
+    base_url: Optional[str] = None  # openai: endpoint, e.g. http://127.0.0.1:8000/v1
+    api_model: Optional[str] = None  # openai: model name at the endpoint; None = model.path
+    api_key_env: str = "OPENAI_API_KEY"  # openai: env var holding the key
+    max_concurrency: int = 64  # (ours) trajectories in flight at once
+
+    def __post_init__(self) -> None:
+        kinds = ("vllm", "hf", "openai")
+        _check(self.kind in kinds, "engine.kind", f"must be one of {kinds}, got {self.kind!r}")
+        _check(self.temperature >= 0, "engine.temperature", "must be >= 0")
+        _check(0 < self.top_p <= 1, "engine.top_p", "must be in (0, 1]")
+        _check(0 < self.gpu_memory_utilization <= 1, "engine.gpu_memory_utilization", "must be in (0, 1]")
+        _check(self.max_tokens_per_turn >= 1 and self.max_concurrency >= 1, "engine.max_tokens_per_turn",
+               "max_tokens_per_turn and max_concurrency must be >= 1")
+
+
+@dataclass
+class RolloutConfig:
+    max_code_calls: int = 8  # (paper v2) code executions per trajectory
+    max_turns: int = 10  # (ours) model segments per trajectory; the reward penalises > 6 (paper)
+    max_exec_output_tokens: int = 512  # (paper: ~500 tokens) interpreter output is truncated to this
+    mode: str = "interpreter"  # interpreter | text_only (the paper's text baseline: no execution)
+    reward_correct: float = 1.0  # (paper)
+    reward_format: float = 0.1  # (paper) +this if every model segment is well formed, else -this
+    reward_long_penalty: float = 0.1  # (paper) subtracted when a trajectory runs past `long_turns`
+    long_turns: int = 6  # (paper)
+
+    def __post_init__(self) -> None:
+        _check(self.mode in ("interpreter", "text_only"), "rollout.mode", "must be interpreter|text_only")
+        for k in ("max_code_calls", "max_turns", "max_exec_output_tokens", "long_turns"):
+            _check(getattr(self, k) >= 1, f"rollout.{k}", "must be >= 1")
+
+
+@dataclass
+class TrainerConfig:
+    kind: str = MISSING  # sft | grpo
+    lr: float = MISSING  # peak learning rate (paper: SFT 1e-5 (I), GRPO 1e-6)
+    lr_schedule: str = "cosine"  # cosine | constant, after linear warmup
+    warmup_ratio: float = 0.0  # share of steps spent in linear warmup
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # (ours) max global grad norm
+    global_batch_size: int = MISSING  # sequences (SFT) or prompts (GRPO) per optimiser step
+    epochs: int = 1  # SFT passes over the data (paper: 3)
+    steps: int = 0  # GRPO optimiser steps; 0 = n_stages x steps_per_stage from the curriculum
+    group_size: int = 5  # (paper) GRPO responses per prompt
+    kl_coef: float = 0.001  # (paper) KL-to-reference coefficient, low-variance (k3) estimator as a loss
+    clip_eps: float = 0.2  # (ours, PPO default) ratio clip
+    temperature: float = 1.0  # (paper) rollout temperature during RL
+    loss_agg: str = "token_mean"  # token_mean over all model tokens of the batch (ours; DAPO/verl default)
+    std_normalize: bool = True  # GRPO: divide advantages by the group std
+    gradient_accumulation_steps: int = 1  # micro-batches per optimiser step; conf/trainer derives it
+    save_every: int = 50  # checkpoint every N optimiser steps (and at the end)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ("sft", "grpo"), "trainer.kind", f"must be sft|grpo, got {self.kind!r}")
+        _check(self.lr > 0, "trainer.lr", f"must be > 0, got {self.lr}")
+        _check(self.lr_schedule in ("cosine", "constant"), "trainer.lr_schedule", "must be cosine|constant")
+        _check(0 <= self.warmup_ratio < 1, "trainer.warmup_ratio", "must be in [0, 1)")
+        _check(self.global_batch_size >= 1, "trainer.global_batch_size", "must be >= 1")
+        _check(self.epochs >= 1 and self.steps >= 0, "trainer.epochs", "epochs >= 1 and steps >= 0")
+        _check(self.group_size >= 2 or self.kind == "sft", "trainer.group_size", "GRPO needs >= 2")
+        _check(self.kl_coef >= 0 and self.clip_eps > 0, "trainer.kl_coef", "kl_coef >= 0, clip_eps > 0")
+        _check(self.loss_agg in ("token_mean", "seq_mean_token_sum", "seq_mean_token_mean"),
+               "trainer.loss_agg", "must be token_mean|seq_mean_token_sum|seq_mean_token_mean")
+        _check(self.save_every >= 1, "trainer.save_every", "must be >= 1")
+
+
+@dataclass
+class LoggerConfig:
+    kind: str = "wandb"  # wandb | none
+    project: str = "r1ci"
+    group: Optional[str] = None  # W&B group; None = the experiment name
+    mode: str = "offline"  # offline (default: no network) | online | disabled
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ("wandb", "none"), "logger.kind", "must be wandb|none")
+        _check(self.mode in ("offline", "online", "disabled"), "logger.mode", "must be offline|online|disabled")
+
+
+@dataclass
+class StageConfig:
+    name: str = MISSING  # which r1ci.stages module runs; options are the files in conf/stage/
+
+
+@dataclass
+class PathsConfig:
+    root: str = "outputs"  # all runs land under here (relative to where launch.py is run)
+    cache_dir: str = "${oc.env:R1CI_CACHE,${oc.env:HOME}/.cache/r1ci}"  # built tiny model, downloads
+    input_dir: Optional[str] = None  # a previous stage's output dir to read from; None = this run's dir
+
+
+@dataclass
+class Config:
+    stage: StageConfig = MISSING
+    model: ModelConfig = MISSING
+    task_mix: TaskMixConfig = MISSING
+    curriculum: CurriculumConfig = MISSING
+    sandbox: SandboxConfig = MISSING
+    engine: EngineConfig = MISSING
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    trainer: TrainerConfig = MISSING
+    logger: LoggerConfig = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    seed: int = 0  # global seed (python, numpy, torch)
+    experiment_name: str = "default"  # set by experiments/*.yaml; names the W&B group and sweep dir
+    debug: bool = False  # set by conf/debug/*.yaml
+
+
+# Group name -> schema. Each conf/<group>/<option>.yaml extends `<group>_schema` in its defaults list
+# (Hydra's "extending configs" pattern), so every option is type-checked against the dataclass.
+GROUP_SCHEMAS: dict[str, type] = {
+    "stage": StageConfig,
+    "model": ModelConfig,
+    "task_mix": TaskMixConfig,
+    "curriculum": CurriculumConfig,
+    "sandbox": SandboxConfig,
+    "engine": EngineConfig,
+    "trainer": TrainerConfig,
+    "logger": LoggerConfig,
+}
+# Keys that do not change the science: excluded from the run id (style.md #13).
+NON_SCIENCE_KEYS = ("logger", "paths", "debug", "stage", "experiment_name")
+
+
+def run_id(_root_: DictConfig) -> str:
+    """A short hash of the science config: same science -> same output dir and W&B run (style.md #13)."""
+    science = {k: _root_[k] for k in _root_ if k not in NON_SCIENCE_KEYS and k != "hydra"}
+    blob = json.dumps(OmegaConf.to_container(OmegaConf.create(science), resolve=True), sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:8]
+
+
+def grad_accum(global_batch: int, micro_batch: int, n_gpus: int, group_size: int = 1) -> int:
+    """Micro-batches per optimiser step so that micro x GPUs x accum covers the global batch."""
+    per_pass = micro_batch * n_gpus
+    return max(1, -(-global_batch * group_size // per_pass))
+
+
+def register_configs() -> None:
+    for name, fn in (("r1ci_run_id", run_id), ("r1ci_accum", grad_accum)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)
+    for group, schema in GROUP_SCHEMAS.items():
+        cs.store(group=group, name=f"{group}_schema", node=schema)
+
+
+def validate(cfg: DictConfig) -> Config:
+    """Run every schema's value checks (dataclass __post_init__) on a composed config."""
+    obj = OmegaConf.to_object(cfg)
+    assert isinstance(obj, Config)
+    return obj
+
+
+def compose(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
+    """Compose the config outside the CLI (tests, notebooks) exactly as launch.py would, and validate it."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose(config_name=config_name, overrides=list(overrides or []), return_hydra_config=False)
+    validate(cfg)
+    return cfg
+
+
+__all__ = ["Config", "ConfigError", "GROUP_SCHEMAS", "compose", "register_configs", "validate"]

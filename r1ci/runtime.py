@@ -1,0 +1,37 @@
+"""Where a stage writes, and seeding: the little bits every stage needs."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+
+def output_dir(cfg: DictConfig) -> Path:
+    """This run's output dir: Hydra's (run or sweep job) under the CLI, else `paths.root` (compose())."""
+    if HydraConfig.initialized():
+        out = Path(HydraConfig.get().runtime.output_dir)
+    else:
+        out = Path(cfg.paths.root)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def input_dir(cfg: DictConfig) -> Path:
+    """Where a stage reads its predecessor's files: `paths.input_dir` if set, else its own output dir."""
+    return Path(cfg.paths.input_dir) if cfg.paths.input_dir else output_dir(cfg)
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # torch is optional for data-only stages
+        pass

@@ -1,0 +1,62 @@
+"""Stage prepare_data: task mix -> train.jsonl / test.jsonl + per-task counts, in the run's output dir.
+
+Schema of each JSONL line (one TaskItem): {"id", "task", "source", "question", "answer", "meta"}.
+`answer` is the reference (null for plan-checked tasks); `meta` is what the task's verifier needs.
+Files: train.jsonl, test.jsonl, counts.csv (task, source, split_side, n_train, n_test), tasks.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig
+from tqdm import tqdm
+
+from r1ci.logging import finish_wandb, init_wandb
+from r1ci.runtime import output_dir
+from r1ci.tasks.bbh import set_data_dir
+from r1ci.tasks.mix import build_task_data, select_tasks
+from r1ci.tasks.split import load_split
+
+
+def run(cfg: DictConfig) -> dict:
+    out = output_dir(cfg)
+    mix = cfg.task_mix
+    if mix.bbh_dir:
+        set_data_dir(mix.bbh_dir)
+    tasks = select_tasks(mix)
+    split = load_split(mix.manifest)
+    wb = init_wandb(cfg, out, job_type="prepare_data")
+
+    rows, n_train, n_test = [], 0, 0
+    with open(out / "train.jsonl", "w") as ftrain, open(out / "test.jsonl", "w") as ftest:
+        for name in tqdm(tasks, desc="prepare_data", unit="task"):
+            data = build_task_data(name, mix.n_train_per_task, mix.n_test_per_task, mix.seed)
+            for f, items in ((ftrain, data.train), (ftest, data.test)):
+                for it in items:
+                    f.write(json.dumps({**it.to_dict(), "source": data.source}) + "\n")
+            side = split.side(name) if name in split.source_of else "unlisted"
+            rows.append({"task": name, "source": data.source, "split_side": side,
+                         "n_train": len(data.train), "n_test": len(data.test)})
+            n_train, n_test = n_train + len(data.train), n_test + len(data.test)
+
+    _write_counts(out / "counts.csv", rows)
+    (out / "tasks.json").write_text(json.dumps(tasks, indent=1))
+    wb.log({"prepare_data/n_tasks": len(tasks), "prepare_data/n_train": n_train, "prepare_data/n_test": n_test})
+    finish_wandb(wb)
+    return {"out_dir": str(out), "n_tasks": len(tasks), "n_train": n_train, "n_test": n_test}
+
+
+def _write_counts(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["task", "source", "split_side", "n_train", "n_test"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_items(path: Path) -> list[dict]:
+    """Load a prepare_data JSONL file (used by later stages and tests)."""
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,57 @@
+"""Shared fixtures. Expensive things (tiny model, vLLM engine) are built once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_BBH = REPO.parent / "shared" / "data" / "bbh"
+
+# Offline W&B, in-process single-core vLLM on CPU (stack-notes.md): set before anything imports them.
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+os.environ.setdefault("R1CI_BBH_DIR", str(SHARED_BBH))
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One model cache per test session (CI: a fresh machine, so the tiny model is really built)."""
+    return tmp_path_factory.mktemp("r1ci-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(cache_dir) -> Path:
+    from r1ci.models.tiny import build_tiny_model
+
+    return build_tiny_model(cache_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_vllm(tiny_model_path):
+    """A synchronous vLLM engine on the tiny model (CPU, in-process)."""
+    from vllm import LLM
+
+    llm = LLM(model=str(tiny_model_path), dtype="float32", enforce_eager=True, max_model_len=1024,
+              distributed_executor_backend="uni", seed=0)
+    yield llm
+    del llm
+
+
+def run_launch(repo_root: Path, *overrides: str, env: dict | None = None, timeout: int = 600):
+    """Run `python launch.py <overrides>` as a user would; returns the CompletedProcess."""
+    import subprocess
+    import sys
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "launch.py", *overrides], cwd=repo_root, capture_output=True,
+                          text=True, timeout=timeout, env=full_env)

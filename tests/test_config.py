@@ -1,0 +1,90 @@
+"""Config composition: every option composes, bad values fail naming the key, paper values are pinned."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+
+import pytest
+from omegaconf import OmegaConf
+
+from r1ci.config import CONF_DIR, GROUP_SCHEMAS, ConfigError, compose, run_id
+
+GROUPS = [g for g in GROUP_SCHEMAS] + ["launcher"]
+SELECTED_BY = {"stage": "name", "model": "name", "task_mix": "name", "curriculum": "kind", "sandbox": "kind",
+               "engine": "kind", "trainer": "kind", "logger": "kind"}
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
+def test_every_option_of_every_group_composes(group, option):
+    cfg = compose([f"{group}={option}"])
+    if group in SELECTED_BY:  # the option file is really selected, not silently the default
+        assert cfg[group][SELECTED_BY[group]] == option
+
+
+@pytest.mark.parametrize("model,curriculum", list(itertools.product(options("model"), options("curriculum"))))
+def test_every_model_size_with_every_curriculum(model, curriculum):
+    cfg = compose([f"model={model}", f"curriculum={curriculum}", "trainer=grpo"])
+    assert cfg.model.name == model and cfg.curriculum.kind == curriculum
+    assert OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+
+
+def test_model_sizes_use_real_qwen_ids_and_per_size_settings():
+    ids = {m: compose([f"model={m}"]).model for m in ("qwen2.5-3b", "qwen2.5-7b", "qwen2.5-14b")}
+    assert ids["qwen2.5-3b"].path == "Qwen/Qwen2.5-3B-Instruct"
+    assert ids["qwen2.5-7b"].path == "Qwen/Qwen2.5-7B-Instruct"
+    assert ids["qwen2.5-14b"].path == "Qwen/Qwen2.5-14B-Instruct"
+    assert ids["qwen2.5-14b"].tensor_parallel_size > ids["qwen2.5-3b"].tensor_parallel_size
+    assert all(m.dtype == "bfloat16" and m.zero_stage == 3 for m in ids.values())
+
+
+def test_paper_hyperparameters_are_the_defaults():
+    grpo = compose(["trainer=grpo"]).trainer
+    assert (grpo.lr, grpo.group_size, grpo.kl_coef, grpo.global_batch_size, grpo.temperature) == (
+        1e-6, 5, 0.001, 128, 1.0)
+    sft = compose(["trainer=sft"]).trainer
+    assert (sft.epochs, sft.global_batch_size) == (3, 32)
+    cfg = compose([])
+    assert cfg.sandbox.timeout_s == 60 and cfg.rollout.max_code_calls == 8 and cfg.engine.temperature == 0.6
+    assert (cfg.rollout.reward_correct, cfg.rollout.reward_format, cfg.rollout.long_turns) == (1.0, 0.1, 6)
+    staged = compose(["curriculum=staged"]).curriculum
+    assert (staged.n_stages, staged.steps_per_stage, staged.n_styles * staged.samples_per_style) == (4, 150, 20)
+
+
+def test_gradient_accumulation_reaches_the_paper_batch():
+    cfg = OmegaConf.to_container(compose(["model=qwen2.5-14b", "trainer=sft"]), resolve=True)
+    m, t = cfg["model"], cfg["trainer"]
+    assert m["micro_batch_size"] * m["n_gpus"] * t["gradient_accumulation_steps"] >= t["global_batch_size"]
+
+
+@pytest.mark.parametrize("override,key", [
+    ("trainer.lr=abc", "trainer.lr"),
+    ("sandbox.timeout_s=-1", "sandbox.timeout_s"),
+    ("model=qwen2.5-9b", "model"),
+    ("curriculum.n_stages=0", "curriculum.n_stages"),
+    ("stage=not_a_stage", "stage"),
+    ("trainer.lrr=1", "lrr"),
+    ("sandbox.kind=docker", "sandbox.kind"),
+])
+def test_bad_override_exits_nonzero_naming_the_key(repo_root, override, key):
+    proc = subprocess.run([sys.executable, "launch.py", override], cwd=repo_root, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0
+    assert key in proc.stderr + proc.stdout
+
+
+def test_compose_raises_config_error_for_bad_values():
+    with pytest.raises(ConfigError, match="curriculum.n_stages"):
+        compose(["curriculum.n_stages=0"])
+
+
+def test_run_id_ignores_logger_and_paths_but_not_science():
+    base = run_id(compose([]))
+    assert run_id(compose(["logger=none", "paths.root=/elsewhere"])) == base
+    assert run_id(compose(["trainer.lr=2e-6"])) != base
+    assert run_id(compose(["model=qwen2.5-7b"])) != base
