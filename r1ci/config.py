@@ -20,6 +20,9 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
+STYLES = ("text", "code", "interpreter", "guided")
+
+
 class ConfigError(ValueError):
     """A config value is out of range; the message names the key."""
 
@@ -116,6 +119,10 @@ class SandboxConfig:
     port: int = 8471  # sandbox_server port
     max_queue: int = 256  # sandbox_server: requests waiting beyond this get HTTP 503 (back-pressure)
     retries: int = 3  # remote: attempts on other servers after an infra error
+    busy_retry_s: float = 300.0  # remote: how long a request keeps retrying servers that answer 503 (busy)
+    uid_base: int = 61000  # (ours) local: worker i runs snippets as uid uid_base + i (own NPROC count)
+    kill_grace_s: float = 5.0  # (ours) a worker silent this long past a snippet's timeout is hung: replaced
+    start_timeout_s: float = 120.0  # (ours) a worker that has not imported `preimport` by then failed to start
 
     def __post_init__(self) -> None:
         kinds = ("local", "remote", "unsafe")
@@ -127,6 +134,10 @@ class SandboxConfig:
         _check(self.pool_size >= 0, "sandbox.pool_size", "must be >= 0 (0 = CPU count)")
         _check(self.retries >= 0, "sandbox.retries", "must be >= 0")
         _check(0 < self.port < 65536, "sandbox.port", "must be a TCP port")
+        _check(self.busy_retry_s >= 0, "sandbox.busy_retry_s", "must be >= 0")
+        _check(0 < self.uid_base < 2**31 - 1024, "sandbox.uid_base", "must be a positive, non-root uid")
+        _check(self.kill_grace_s > 0, "sandbox.kill_grace_s", f"must be > 0, got {self.kill_grace_s}")
+        _check(self.start_timeout_s > 0, "sandbox.start_timeout_s", f"must be > 0, got {self.start_timeout_s}")
 
 
 @dataclass
@@ -154,20 +165,52 @@ class EngineConfig:
 
 
 @dataclass
+class PromptStyle:
+    mode: str = "interpreter"  # interpreter (code blocks are run) | text_only (nothing is run)
+    system: str = MISSING  # system prompt; the question itself ends with the <<<answer>>> instruction
+
+    def __post_init__(self) -> None:
+        _check(self.mode in ("interpreter", "text_only"), "prompts.*.mode", "must be interpreter|text_only")
+
+
+@dataclass
+class PromptsConfig:
+    """The paper's four "agents" used to estimate p (curriculum) and the eval settings (conf/prompts/)."""
+
+    text: PromptStyle = MISSING  # all-text chain of thought
+    code: PromptStyle = MISSING  # answer by writing one program
+    interpreter: PromptStyle = MISSING  # multi-turn code-interpreter agent (the trained behaviour)
+    guided: PromptStyle = MISSING  # guided: decide per step whether text or code fits
+
+
+@dataclass
 class RolloutConfig:
+    style: str = "interpreter"  # prompt style for RL and synthesis (a key of `prompts`)
     max_code_calls: int = 8  # (paper v2) code executions per trajectory
     max_turns: int = 10  # (ours) model segments per trajectory; the reward penalises > 6 (paper)
     max_exec_output_tokens: int = 512  # (paper: ~500 tokens) interpreter output is truncated to this
-    mode: str = "interpreter"  # interpreter | text_only (the paper's text baseline: no execution)
     reward_correct: float = 1.0  # (paper)
     reward_format: float = 0.1  # (paper) +this if every model segment is well formed, else -this
     reward_long_penalty: float = 0.1  # (paper) subtracted when a trajectory runs past `long_turns`
     long_turns: int = 6  # (paper)
 
     def __post_init__(self) -> None:
-        _check(self.mode in ("interpreter", "text_only"), "rollout.mode", "must be interpreter|text_only")
+        _check(self.style in STYLES, "rollout.style", f"must be one of {STYLES}")
         for k in ("max_code_calls", "max_turns", "max_exec_output_tokens", "long_turns"):
             _check(getattr(self, k) >= 1, f"rollout.{k}", "must be >= 1")
+
+
+@dataclass
+class EvalConfig:
+    styles: list[str] = field(default_factory=lambda: ["interpreter", "text"])  # paper: with CI and text-only
+    split: str = "test"  # test.jsonl of prepare_data (held-out items); the task mix decides which tasks
+    samples_per_item: int = 1  # answers per question (accuracy is their mean)
+
+    def __post_init__(self) -> None:
+        bad = [s for s in self.styles if s not in STYLES]
+        _check(not bad and bool(self.styles), "eval.styles", f"unknown styles {bad}; expected from {STYLES}")
+        _check(self.split in ("train", "test"), "eval.split", "must be train|test")
+        _check(self.samples_per_item >= 1, "eval.samples_per_item", "must be >= 1")
 
 
 @dataclass
@@ -237,7 +280,9 @@ class Config:
     curriculum: CurriculumConfig = MISSING
     sandbox: SandboxConfig = MISSING
     engine: EngineConfig = MISSING
+    prompts: PromptsConfig = MISSING
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     trainer: TrainerConfig = MISSING
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -257,6 +302,7 @@ GROUP_SCHEMAS: dict[str, type] = {
     "engine": EngineConfig,
     "trainer": TrainerConfig,
     "logger": LoggerConfig,
+    "prompts": PromptsConfig,
 }
 # Keys that do not change the science: excluded from the run id (style.md #13).
 NON_SCIENCE_KEYS = ("logger", "paths", "debug", "stage", "experiment_name")

@@ -1,0 +1,1 @@
+"""Rollouts: engines, the multi-turn loop, trajectories and the reward."""

@@ -1,0 +1,38 @@
+"""The engine interface: token ids in, token ids (+ logprobs) out. Text never round-trips through it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float
+    top_p: float = 1.0
+    max_tokens: int = 1024
+    stop: tuple[str, ...] = ()  # generation ends after (and includes) the first of these strings
+    seed: int | None = None  # per-request seed: reproducible rollouts and exact resume
+
+
+@dataclass
+class GenOutput:
+    token_ids: list[int]
+    logprobs: list[float]  # log-probability of each sampled token under the engine's weights
+    finish_reason: str  # "stop" (eos or stop string) | "length"
+    stop_str: str | None = None  # the stop string that ended generation, if any
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    tokenizer: Any
+
+    async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput: ...
+
+    def update_weights(self, named_tensors: dict[str, Any]) -> None: ...
+
+    def sleep(self) -> None: ...
+
+    def wake_up(self) -> None: ...
+
+    def close(self) -> None: ...

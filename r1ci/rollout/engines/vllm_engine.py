@@ -1,0 +1,112 @@
+"""vLLM engine driven in-process by an asyncio loop.
+
+vLLM's AsyncLLM always starts a separate engine-core process (25-30 s on CPU, and weights must then be
+shipped across processes). Instead we drive the in-process `LLMEngine`: coroutines queue requests and
+await futures; one driver task adds queued requests and runs `engine.step()` in a worker thread while
+anything is pending. A trajectory waiting on the sandbox therefore never blocks the others, exactly as
+with AsyncLLM, and weights can be reloaded in place between steps (stack-notes.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from typing import Any
+
+from r1ci.rollout.engines.base import GenOutput, Sampling
+
+
+class VLLMEngine:
+    def __init__(self, model_path: str, *, dtype: str, max_model_len: int, seed: int, tensor_parallel_size: int = 1,
+                 gpu_memory_utilization: float = 0.5, enforce_eager: bool = False, kv_cache_gib: int = 1):
+        import torch
+
+        on_cpu = not torch.cuda.is_available()
+        if on_cpu:
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))
+            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        from vllm.engine.arg_utils import EngineArgs
+        from vllm.v1.engine.llm_engine import LLMEngine
+
+        args = EngineArgs(
+            model=model_path, dtype=dtype, max_model_len=max_model_len, seed=seed,
+            tensor_parallel_size=tensor_parallel_size, enforce_eager=enforce_eager or on_cpu,
+            gpu_memory_utilization=gpu_memory_utilization,
+            distributed_executor_backend="uni" if tensor_parallel_size == 1 else None,
+            disable_log_stats=True,
+        )
+        self._engine = LLMEngine.from_engine_args(args)
+        self.tokenizer = self._engine.get_tokenizer()
+        self._ids = itertools.count()
+        self._queued: list[tuple[str, list[int], Any]] = []
+        self._futures: dict[str, asyncio.Future] = {}
+        self._driver: asyncio.Task | None = None
+        self._step_lock = asyncio.Lock()
+
+    async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput:
+        from vllm import SamplingParams
+
+        params = SamplingParams(
+            temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens,
+            stop=list(sampling.stop) or None, include_stop_str_in_output=True, seed=sampling.seed, logprobs=0,
+        )
+        rid = f"r{next(self._ids)}"
+        fut = asyncio.get_running_loop().create_future()
+        self._futures[rid] = fut
+        self._queued.append((rid, list(prompt_ids), params))
+        if self._driver is None or self._driver.done():
+            self._driver = asyncio.create_task(self._drive())
+        return await fut
+
+    async def _drive(self) -> None:
+        """Add queued requests, step, hand finished outputs to their futures; stop when idle."""
+        try:
+            while self._futures:
+                async with self._step_lock:
+                    for rid, ids, params in self._queued:
+                        self._engine.add_request(rid, {"prompt_token_ids": ids}, params)
+                    self._queued.clear()
+                    outputs = await asyncio.to_thread(self._engine.step)
+                for out in outputs:
+                    if out.finished and out.request_id in self._futures:
+                        self._futures.pop(out.request_id).set_result(_to_gen_output(out.outputs[0]))
+        except BaseException as err:  # surface engine failures to every waiter instead of hanging them
+            for fut in self._futures.values():
+                if not fut.done():
+                    fut.set_exception(err if isinstance(err, Exception) else RuntimeError(repr(err)))
+            self._futures.clear()
+            raise
+
+    def update_weights(self, named_tensors: dict[str, Any]) -> None:
+        """Reload weights in place (in-process engine); see r1ci.training.weight_sync for verification."""
+        from r1ci.rollout.engines.vllm_weights import reload_weights
+
+        reload_weights(self._engine, named_tensors)
+
+    def sleep(self) -> None:  # vLLM-CPU has no sleep mode (stack-notes): free KV only on GPU
+        import torch
+
+        if torch.cuda.is_available():
+            self._engine.sleep(level=1)
+
+    def wake_up(self) -> None:
+        import torch
+
+        if torch.cuda.is_available():
+            self._engine.wake_up()
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.cancel()
+        engine, self._engine = self._engine, None
+        del engine
+
+
+def _to_gen_output(completion: Any) -> GenOutput:
+    logprobs = []
+    for tok, pos in zip(completion.token_ids, completion.logprobs or []):
+        logprobs.append(float(pos[tok].logprob) if pos and tok in pos else 0.0)
+    stop = completion.stop_reason if isinstance(completion.stop_reason, str) else None
+    finish = "length" if completion.finish_reason == "length" else "stop"
+    return GenOutput(token_ids=list(completion.token_ids), logprobs=logprobs, finish_reason=finish, stop_str=stop)

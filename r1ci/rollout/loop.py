@@ -1,0 +1,163 @@
+"""The multi-turn Code-Interpreter loop: one coroutine per trajectory (generate -> execute -> append).
+
+Trajectories never wait for each other: while one waits on the sandbox, the engine keeps generating
+for the rest (no lock-step turns, as in Search-R1/ToRL). Token ids are the generated ones; the
+interpreter's text is tokenised on its own and appended with loss mask 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
+
+from tqdm.auto import tqdm
+
+from r1ci.rollout.codeblocks import CODE_STOP, trailing_code_block
+from r1ci.rollout.engines.base import Engine, Sampling
+from r1ci.rollout.trajectory import Trajectory
+from r1ci.tasks import TaskItem, extract_answer
+
+RESULTS_PREFIX = "Code Execution Results:\n"
+TRUNCATION_MARK = "\n...[output truncated]"
+
+
+@dataclass(frozen=True)
+class LoopLimits:
+    max_code_calls: int = 8
+    max_turns: int = 10
+    max_response_tokens: int = 4096
+    max_tokens_per_turn: int = 1024
+
+    @classmethod
+    def from_cfg(cls, cfg: Any) -> "LoopLimits":
+        return cls(cfg.rollout.max_code_calls, cfg.rollout.max_turns, cfg.model.max_response_len,
+                   cfg.engine.max_tokens_per_turn)
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str
+    mode: str  # interpreter | text_only
+    system: str
+
+    @classmethod
+    def from_cfg(cls, cfg: Any, name: str) -> "Style":
+        return cls(name, cfg.prompts[name].mode, cfg.prompts[name].system)
+
+
+class InterpreterFormatter:
+    """Turns an ExecResult into the interpreter segment's token ids (and their exact text)."""
+
+    def __init__(self, tokenizer: Any, max_tokens: int):
+        self.tok = tokenizer
+        self.max_tokens = max_tokens
+        self.prefix_ids = self._encode(RESULTS_PREFIX)
+        self.mark_ids = self._encode(TRUNCATION_MARK)
+        # The prefix is tokenised alone and must decode to itself, so the model always sees the same ids.
+        assert self.tok.decode(self.prefix_ids) == RESULTS_PREFIX, "results prefix does not round-trip"
+
+    def _encode(self, text: str) -> list[int]:
+        return list(self.tok.encode(text, add_special_tokens=False))
+
+    def body(self, result: Any) -> str:
+        out = result.stdout
+        if result.stderr:
+            out += ("" if not out or out.endswith("\n") else "\n") + result.stderr
+        if result.status == "timeout":
+            out += f"\nTimeoutError: execution exceeded the time limit ({result.wall_s:.0f} s)"
+        elif result.status == "oom":
+            out += "\nMemoryError: execution exceeded the memory limit"
+        elif result.status == "killed":
+            out += f"\nKilled (exit code {result.exit_code})"
+        return out.strip("\n") or "(no output)"
+
+    def render(self, result: Any) -> tuple[list[int], str]:
+        body_ids = self._encode(self.body(result))
+        if len(body_ids) > self.max_tokens:
+            body_ids = body_ids[: self.max_tokens] + self.mark_ids
+        ids = self.prefix_ids + body_ids + self._encode("\n")
+        return ids, self.tok.decode(ids)
+
+
+def render_prompt(tokenizer: Any, style: Style, question: str) -> list[int]:
+    messages = [{"role": "system", "content": style.system}, {"role": "user", "content": question}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return list(tokenizer.encode(text, add_special_tokens=False))
+
+
+async def run_trajectory(item: TaskItem, style: Style, engine: Engine, sandbox: Any, fmt: InterpreterFormatter,
+                         limits: LoopLimits, sampling: Sampling) -> Trajectory:
+    """Generate -> (execute -> append)* -> answer, for one question."""
+    tok = engine.tokenizer
+    traj = Trajectory(item_id=item.id, task=item.task, style=style.name)
+    prompt_ids = render_prompt(tok, style, item.question)
+    traj.add_prompt(prompt_ids, tok.decode(prompt_ids))
+    stop = (CODE_STOP,) if style.mode == "interpreter" else ()
+    for turn in range(limits.max_turns):
+        budget = limits.max_response_tokens - traj.response_len
+        if budget <= 0:
+            traj.finish = "max_tokens"
+            break
+        seed = None if sampling.seed is None else sampling.seed * 64 + turn
+        out = await engine.generate(traj.token_ids, replace(
+            sampling, max_tokens=min(limits.max_tokens_per_turn, budget), stop=stop, seed=seed))
+        text = tok.decode(out.token_ids, skip_special_tokens=True)
+        traj.add_model(out.token_ids, out.logprobs, text, out.finish_reason)
+        code = trailing_code_block(text) if style.mode == "interpreter" else None
+        if code is None:
+            break
+        if traj.code_calls >= limits.max_code_calls:
+            traj.finish = "max_code_calls"
+            break
+        result = await sandbox.run(code)
+        traj.exec_results.append(result)
+        if result.status == "infra_error":  # the sandbox failed, not the model: flag, never score
+            traj.infra_failed, traj.finish = True, "infra_error"
+            break
+        traj.add_interpreter(*fmt.render(result))
+    else:
+        traj.finish = "max_turns"
+    traj.final_answer = _last_answer(traj)
+    if not traj.finish:
+        last = traj.model_segments[-1]
+        traj.finish = ("answered" if traj.final_answer is not None
+                       else "max_tokens" if last.finish_reason == "length" else "no_answer")
+    return traj
+
+
+def _last_answer(traj: Trajectory) -> str | None:
+    """The last <<<...>>> the model wrote (interpreter output that prints <<<x>>> does not count)."""
+    for seg in reversed(traj.model_segments):
+        answer = extract_answer(seg.text)
+        if answer is not None:
+            return answer
+    return None
+
+
+@dataclass(frozen=True)
+class RolloutJob:
+    item: TaskItem
+    style: Style
+    seed: int | None = None
+
+
+async def run_rollouts(jobs: Iterable[RolloutJob], engine: Engine, sandbox: Any, fmt: InterpreterFormatter,
+                       limits: LoopLimits, sampling: Sampling, max_concurrency: int = 64,
+                       desc: str | None = "rollouts") -> list[Trajectory]:
+    """Run every job concurrently (bounded), results in job order."""
+    jobs = list(jobs)
+    gate = asyncio.Semaphore(max_concurrency)
+    bar = tqdm(total=len(jobs), desc=desc, disable=desc is None, unit="traj")
+
+    async def one(job: RolloutJob) -> Trajectory:
+        async with gate:
+            traj = await run_trajectory(job.item, job.style, engine, sandbox, fmt, limits,
+                                        replace(sampling, seed=job.seed))
+        bar.update()
+        return traj
+
+    try:
+        return list(await asyncio.gather(*(one(j) for j in jobs)))
+    finally:
+        bar.close()

@@ -1,0 +1,61 @@
+"""The paper's reward, one function (paper.md, RL): correctness, format, length.
+
+total = reward_correct * score  +  (+reward_format if every model segment is well formed else -reward_format)
+        - (reward_long_penalty if turns > long_turns)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from r1ci.rollout.codeblocks import has_unterminated_block, trailing_code_block
+from r1ci.rollout.trajectory import Trajectory
+from r1ci.tasks import TaskItem, extract_answer, get_task
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    correct: float = 1.0
+    format: float = 0.1
+    long_penalty: float = 0.1
+    long_turns: int = 6
+
+    @classmethod
+    def from_cfg(cls, rollout_cfg) -> "RewardWeights":
+        return cls(rollout_cfg.reward_correct, rollout_cfg.reward_format, rollout_cfg.reward_long_penalty,
+                   rollout_cfg.long_turns)
+
+
+@dataclass
+class RewardBreakdown:
+    score: float  # the task's verifier, in [0, 1]
+    correct: bool
+    well_formed: bool
+    too_long: bool
+    total: float
+
+
+def segment_well_formed(text: str, is_last: bool) -> bool:
+    """A non-final segment must end in a closed code block; the final one must answer in <<<>>> and
+    leave no code block open."""
+    if is_last:
+        return extract_answer(text) is not None and not has_unterminated_block(text)
+    return trailing_code_block(text) is not None
+
+
+def compute_reward(trajectory_or_text: Trajectory | str, item: TaskItem,
+                   weights: RewardWeights = RewardWeights()) -> RewardBreakdown:
+    """Score a trajectory (or a single-segment text, e.g. an API model's whole reply)."""
+    if isinstance(trajectory_or_text, Trajectory):
+        texts = [s.text for s in trajectory_or_text.model_segments]
+        answer = trajectory_or_text.final_answer
+    else:
+        texts = [trajectory_or_text]
+        answer = extract_answer(trajectory_or_text)
+    score = get_task(item.task).score(answer, item)
+    well_formed = bool(texts) and all(segment_well_formed(t, i == len(texts) - 1) for i, t in enumerate(texts))
+    too_long = len(texts) > weights.long_turns
+    total = (weights.correct * score + (weights.format if well_formed else -weights.format)
+             - (weights.long_penalty if too_long else 0.0))
+    return RewardBreakdown(score=score, correct=score >= 1.0, well_formed=well_formed, too_long=too_long,
+                           total=total)

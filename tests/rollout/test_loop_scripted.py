@@ -1,0 +1,134 @@
+"""The multi-turn loop and the reward on scripted model outputs, with the real bubblewrap sandbox."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import LENGTH, FlakySandbox, ScriptedEngine
+
+from r1ci.rollout.engines.base import Sampling
+from r1ci.rollout.loop import RESULTS_PREFIX, InterpreterFormatter, LoopLimits, Style, run_trajectory
+from r1ci.rollout.reward import compute_reward
+from r1ci.tasks import get_task
+
+INTERP = Style("interpreter", "interpreter", "You may run code.")
+TEXT = Style("text", "text_only", "Reason in text.")
+
+
+@pytest.fixture(scope="module")
+def item():
+    return get_task("multistep_arithmetic_two").generate(1, seed=3)[0]
+
+
+def code_turn(code: str, lead: str = "Let me compute.") -> str:
+    return f"{lead}\n```python\n{code}\n```\n"
+
+
+async def rollout(tok, sandbox, turns, item, style=INTERP, limits=LoopLimits(max_tokens_per_turn=256)):
+    engine = ScriptedEngine(tok, turns)
+    traj = await run_trajectory(item, style, engine, sandbox, InterpreterFormatter(tok, 64), limits,
+                                Sampling(temperature=1.0, seed=7))
+    return traj, engine
+
+
+def check_invariants(traj, engine):
+    """Mask is 1 exactly on model tokens; ids are what the engine produced; each call saw the full prefix."""
+    assert len(traj.token_ids) == len(traj.loss_mask) == len(traj.logprobs)
+    for seg in traj.segments:
+        span = traj.loss_mask[seg.start:seg.start + len(seg.token_ids)]
+        assert span == [1 if seg.kind == "model" else 0] * len(seg.token_ids)
+        assert traj.token_ids[seg.start:seg.start + len(seg.token_ids)] == seg.token_ids
+    model_starts = [s.start for s in traj.model_segments]
+    assert [len(ids) for ids, _ in engine.calls] == model_starts
+
+
+async def test_code_then_answer(tiny_tokenizer, sandbox, item):
+    turns = [code_turn(f"print({item.answer!r})"), f"The result is shown. <<<{item.answer}>>>"]
+    traj, engine = await rollout(tiny_tokenizer, sandbox, turns, item)
+    check_invariants(traj, engine)
+    assert [s.kind for s in traj.segments] == ["prompt", "model", "interpreter", "model"]
+    interp = traj.segments[2]
+    assert interp.text == f"{RESULTS_PREFIX}{item.answer}\n"  # exactly the sandbox's stdout
+    assert traj.exec_results[0].status == "ok" and traj.finish == "answered"
+    r = compute_reward(traj, item)
+    assert (r.correct, r.well_formed, r.too_long) == (True, True, False)
+    assert r.total == pytest.approx(1.1)
+    assert engine.calls[0][1].stop == ("```\n",) and engine.calls[0][1].seed == 7 * 64
+
+
+async def test_several_code_calls_and_wrong_answer(tiny_tokenizer, sandbox, item):
+    turns = [code_turn("x = 2"), code_turn("print(x)", "Now print."), "<<<definitely wrong>>>"]
+    traj, engine = await rollout(tiny_tokenizer, sandbox, turns, item)
+    check_invariants(traj, engine)
+    assert traj.code_calls == 2 and traj.segments[2].text == f"{RESULTS_PREFIX}(no output)\n"
+    r = compute_reward(traj, item)
+    assert (r.correct, r.well_formed, r.total) == (False, True, pytest.approx(0.1))
+
+
+async def test_unterminated_code_block_ends_without_execution(tiny_tokenizer, sandbox, item):
+    traj, engine = await rollout(tiny_tokenizer, sandbox, ["Let me try\n```python\nprint(1)" + LENGTH], item)
+    check_invariants(traj, engine)
+    assert traj.code_calls == 0 and traj.finish == "max_tokens" and traj.final_answer is None
+    r = compute_reward(traj, item)
+    assert (r.score, r.well_formed, r.total) == (0.0, False, pytest.approx(-0.1))
+
+
+async def test_no_answer(tiny_tokenizer, sandbox, item):
+    traj, _ = await rollout(tiny_tokenizer, sandbox, ["I am not sure what to do."], item)
+    assert traj.finish == "no_answer" and compute_reward(traj, item).total == pytest.approx(-0.1)
+
+
+async def test_timeout_is_shown_to_the_model(tiny_tokenizer, sandbox, item):
+    turns = [code_turn("import time\ntime.sleep(30)"), f"Too slow; by hand: <<<{item.answer}>>>"]
+    traj, engine = await rollout(tiny_tokenizer, sandbox, turns, item)
+    check_invariants(traj, engine)
+    assert traj.exec_results[0].status == "timeout"
+    assert "TimeoutError" in traj.segments[2].text
+    assert compute_reward(traj, item).total == pytest.approx(1.1)
+
+
+async def test_infra_error_flags_the_trajectory(tiny_tokenizer, sandbox, item):
+    turns = [code_turn("print(1)  #INFRA"), f"<<<{item.answer}>>>"]
+    traj, _ = await rollout(tiny_tokenizer, FlakySandbox(sandbox), turns, item)
+    assert traj.infra_failed and traj.finish == "infra_error"
+    assert [s.kind for s in traj.segments] == ["prompt", "model"]  # nothing appended for the failed call
+
+
+async def test_more_than_max_code_calls_stops(tiny_tokenizer, sandbox, item):
+    turns = [code_turn(f"print({i})") for i in range(10)] + [f"<<<{item.answer}>>>"]
+    limits = LoopLimits(max_code_calls=8, max_turns=20, max_tokens_per_turn=256)
+    traj, engine = await rollout(tiny_tokenizer, sandbox, turns, item, limits=limits)
+    check_invariants(traj, engine)
+    assert traj.code_calls == 8 and traj.turns == 9 and traj.finish == "max_code_calls"
+    r = compute_reward(traj, item)
+    assert (r.correct, r.well_formed, r.too_long) == (False, False, True)
+    assert r.total == pytest.approx(-0.2)
+
+
+async def test_more_than_six_turns_is_penalised(tiny_tokenizer, sandbox, item):
+    turns = [code_turn(f"print({i})") for i in range(6)] + [f"<<<{item.answer}>>>"]
+    traj, _ = await rollout(tiny_tokenizer, sandbox, turns, item)
+    r = compute_reward(traj, item)
+    assert traj.turns == 7 and (r.correct, r.well_formed, r.too_long) == (True, True, True)
+    assert r.total == pytest.approx(1.0)
+
+
+async def test_text_only_style_runs_no_code(tiny_tokenizer, sandbox, item):
+    traj, engine = await rollout(tiny_tokenizer, sandbox, [code_turn("print(1)") + f"<<<{item.answer}>>>"],
+                                 item, style=TEXT)
+    assert traj.code_calls == 0 and traj.turns == 1 and engine.calls[0][1].stop == ()
+    assert compute_reward(traj, item).correct
+
+
+async def test_long_output_is_truncated_to_the_token_budget(tiny_tokenizer, sandbox, item):
+    turns = [code_turn("print('ab ' * 5000)"), f"<<<{item.answer}>>>"]
+    traj, _ = await rollout(tiny_tokenizer, sandbox, turns, item)
+    interp = traj.segments[2]
+    fmt = InterpreterFormatter(tiny_tokenizer, 64)
+    assert len(interp.token_ids) == len(fmt.prefix_ids) + 64 + len(fmt.mark_ids) + 1
+    assert interp.text.endswith("[output truncated]\n")
+
+
+def test_compute_reward_on_plain_text(item):
+    good = compute_reward(f"Reasoning... <<<{item.answer}>>>", item)
+    assert good.correct and good.total == pytest.approx(1.1)
+    assert compute_reward("no answer here", item).total == pytest.approx(-0.1)
