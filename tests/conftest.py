@@ -55,3 +55,13 @@ def run_launch(repo_root: Path, *overrides: str, env: dict | None = None, timeou
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "launch.py", *overrides], cwd=repo_root, capture_output=True,
                           text=True, timeout=timeout, env=full_env)
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_model_path):
+    """r1ci's async vLLM engine on the tiny model (CPU, in-process), shared by the session."""
+    from r1ci.rollout.engines.vllm_engine import VLLMEngine
+
+    engine = VLLMEngine(str(tiny_model_path), dtype="float32", max_model_len=1024, seed=0)
+    yield engine
+    engine.close()

@@ -132,3 +132,21 @@ def test_compute_reward_on_plain_text(item):
     good = compute_reward(f"Reasoning... <<<{item.answer}>>>", item)
     assert good.correct and good.total == pytest.approx(1.1)
     assert compute_reward("no answer here", item).total == pytest.approx(-0.1)
+
+
+async def test_sft_tokenisation_matches_the_rollout_layout(tiny_tokenizer, sandbox, item):
+    """The SFT loss mask, token by token: prompt and interpreter output carry no loss."""
+    from r1ci.rollout.conversation import tokenize_messages, trajectory_to_messages
+
+    turns = [code_turn(f"print({item.answer!r})"), f"So <<<{item.answer}>>>"]
+    traj, _ = await rollout(tiny_tokenizer, sandbox, turns, item)
+    messages = trajectory_to_messages(traj, INTERP.system, item.question)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "interpreter", "assistant"]
+    ids, mask = tokenize_messages(tiny_tokenizer, messages)
+    assert ids[:-1] == traj.token_ids and mask[:-1] == traj.loss_mask  # same ids, same mask as the rollout
+    assert ids[-1] == tiny_tokenizer.eos_token_id and mask[-1] == 1
+    interp = traj.segments[2]
+    assert set(mask[interp.start:interp.start + len(interp.token_ids)]) == {0}
+    assert set(mask[:traj.prompt_len]) == {0}
+    assert tiny_tokenizer.decode([t for t, m in zip(ids, mask) if m]) == (
+        turns[0] + turns[1] + tiny_tokenizer.eos_token)

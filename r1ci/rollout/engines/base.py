@@ -13,6 +13,7 @@ class Sampling:
     max_tokens: int = 1024
     stop: tuple[str, ...] = ()  # generation ends after (and includes) the first of these strings
     seed: int | None = None  # per-request seed: reproducible rollouts and exact resume
+    regex: str | None = None  # constrained decoding: the output must match this regex (vLLM only)
 
 
 @dataclass

@@ -42,14 +42,15 @@ class VLLMEngine:
         self._queued: list[tuple[str, list[int], Any]] = []
         self._futures: dict[str, asyncio.Future] = {}
         self._driver: asyncio.Task | None = None
-        self._step_lock = asyncio.Lock()
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput:
         from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
 
         params = SamplingParams(
             temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens,
             stop=list(sampling.stop) or None, include_stop_str_in_output=True, seed=sampling.seed, logprobs=0,
+            structured_outputs=StructuredOutputsParams(regex=sampling.regex) if sampling.regex else None,
         )
         rid = f"r{next(self._ids)}"
         fut = asyncio.get_running_loop().create_future()
@@ -62,12 +63,11 @@ class VLLMEngine:
     async def _drive(self) -> None:
         """Add queued requests, step, hand finished outputs to their futures; stop when idle."""
         try:
-            while self._futures:
-                async with self._step_lock:
-                    for rid, ids, params in self._queued:
-                        self._engine.add_request(rid, {"prompt_token_ids": ids}, params)
-                    self._queued.clear()
-                    outputs = await asyncio.to_thread(self._engine.step)
+            while self._futures:  # only this task touches the engine, so add/step never interleave
+                for rid, ids, params in self._queued:
+                    self._engine.add_request(rid, {"prompt_token_ids": ids}, params)
+                self._queued.clear()
+                outputs = await asyncio.to_thread(self._engine.step)
                 for out in outputs:
                     if out.finished and out.request_id in self._futures:
                         self._futures.pop(out.request_id).set_result(_to_gen_output(out.outputs[0]))
