@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from r1ci.rollout.codeblocks import CODE_STOP, trailing_code_block
 from r1ci.rollout.engines.base import Engine, Sampling
+from r1ci.rollout.engines.scripted import TURN_SEEDS
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.tasks import TaskItem, extract_answer
 
@@ -99,7 +100,7 @@ async def run_trajectory(item: TaskItem, style: Style, engine: Engine, sandbox: 
         if budget <= 0:
             traj.finish = "max_tokens"
             break
-        seed = None if sampling.seed is None else sampling.seed * 64 + turn
+        seed = None if sampling.seed is None else sampling.seed * TURN_SEEDS + turn
         out = await engine.generate(traj.token_ids, replace(
             sampling, max_tokens=min(limits.max_tokens_per_turn, budget), stop=stop, seed=seed))
         text = tok.decode(out.token_ids, skip_special_tokens=True)

@@ -42,3 +42,20 @@ def build_task_data(task: str, n_train: int, n_test: int, seed: int) -> TaskData
     seen = {it.question for it in train}
     test = [it for it in test if it.question not in seen]
     return TaskData(task=task, source=task_source(task), train=train, test=test)
+
+
+def load_items(cfg: DictConfig, side: str) -> list[TaskItem]:
+    """The `side` ("train" | "test") items of the task mix: from prepare_data's JSONL in `paths.input_dir`
+    when given, else generated the way prepare_data would (same seeds, so the same items)."""
+    import json
+    from pathlib import Path
+
+    if cfg.paths.input_dir and (Path(cfg.paths.input_dir) / f"{side}.jsonl").exists():
+        with open(Path(cfg.paths.input_dir) / f"{side}.jsonl") as f:
+            return [TaskItem.from_dict(json.loads(line)) for line in f if line.strip()]
+    mix = cfg.task_mix
+    items: list[TaskItem] = []
+    for task in select_tasks(mix):
+        data = build_task_data(task, mix.n_train_per_task, mix.n_test_per_task, mix.seed)
+        items += data.train if side == "train" else data.test
+    return items

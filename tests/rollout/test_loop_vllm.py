@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from r1ci.rollout.engines.base import Sampling
+from r1ci.rollout.engines.scripted import TurnRegexEngine
 from r1ci.rollout.loop import (RESULTS_PREFIX, InterpreterFormatter, LoopLimits, RolloutJob, Style,
                                run_rollouts)
 from r1ci.rollout.reward import compute_reward
@@ -19,28 +20,13 @@ CODE_RE = r"Let me compute\.\n```python\nprint\([1-9][0-9]{0,3} \* [1-9][0-9]{0,
 ANSWER_RE = r"So <<<[1-9][0-9]{0,7}>>>"
 
 
-class Guided:
-    """Wraps the real engine: turn k is constrained by regexes[k]; records what the engine returned."""
-
-    def __init__(self, engine, regexes):
-        self.engine, self.regexes, self.tokenizer = engine, regexes, engine.tokenizer
-        self.outputs: dict[int, list] = {}
-
-    async def generate(self, prompt_ids, sampling):
-        turn = sampling.seed % 64
-        regex = self.regexes[turn] if turn < len(self.regexes) else None
-        out = await self.engine.generate(prompt_ids, Sampling(**{**sampling.__dict__, "regex": regex}))
-        self.outputs.setdefault(sampling.seed // 64, []).append(out)
-        return out
-
-
 @pytest.fixture(scope="module")
 def items():
     return get_task("multistep_arithmetic_two").generate(6, seed=11)
 
 
 async def test_real_multi_turn_rollouts_keep_token_invariants(tiny_engine, sandbox, items):
-    guided = Guided(tiny_engine, [CODE_RE, ANSWER_RE])
+    guided = TurnRegexEngine(tiny_engine, [CODE_RE, ANSWER_RE])
     fmt = InterpreterFormatter(tiny_engine.tokenizer, 64)
     jobs = [RolloutJob(it, INTERP, seed=100 + i) for i, it in enumerate(items)]
     trajs = await run_rollouts(jobs, guided, sandbox, fmt, LoopLimits(max_tokens_per_turn=48),

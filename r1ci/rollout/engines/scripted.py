@@ -1,0 +1,29 @@
+"""An engine wrapper that constrains turn k of each trajectory to regexes[k] (vLLM structured outputs).
+
+A random tiny model never writes code on its own; this makes it write real code blocks through the real
+engine (its ids, logprobs and stops), for tests and benchmarks of the multi-turn loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from r1ci.rollout.engines.base import Engine, GenOutput, Sampling
+
+# run_trajectory seeds turn t of a trajectory with seed `s` as s * TURN_SEEDS + t (see rollout/loop.py).
+TURN_SEEDS = 64
+
+
+class TurnRegexEngine:
+    def __init__(self, engine: Engine, regexes: list[str | None]):
+        self.engine, self.regexes = engine, list(regexes)
+        self.tokenizer = engine.tokenizer
+        self.outputs: dict[int, list[GenOutput]] = {}  # trajectory seed -> outputs, turn by turn
+
+    async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput:
+        assert sampling.seed is not None, "give each rollout job a seed so turns can be told apart"
+        traj_seed, turn = divmod(sampling.seed, TURN_SEEDS)
+        regex = self.regexes[turn] if turn < len(self.regexes) else None
+        out = await self.engine.generate(prompt_ids, replace(sampling, regex=regex))
+        self.outputs.setdefault(traj_seed, []).append(out)
+        return out

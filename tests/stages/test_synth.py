@@ -1,0 +1,77 @@
+"""stage=synth with the oracle teacher: real sandbox runs, only correct trajectories kept, capped per task."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_launch
+
+from r1ci.rollout.conversation import validate_messages
+from r1ci.rollout.trajectory import Trajectory
+from r1ci.stages.synth import select
+from r1ci.tasks import TaskItem, extract_answer, get_task
+
+TASKS = "task_mix.tasks=[number_multiply,string_insertion,game24]"
+
+
+def test_oracle_synthesis_writes_correct_multi_turn_conversations(repo_root, tmp_path):
+    proc = run_launch(repo_root, "stage=synth", "teacher=oracle", TASKS, "task_mix.n_train_per_task=8",
+                      "teacher.max_per_task=6", f"paths.root={tmp_path}", "logger=none")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sft,) = tmp_path.rglob("sft.jsonl")
+    rows = [json.loads(line) for line in sft.read_text().splitlines()]
+    per_task = {t: sum(r["task"] == t for r in rows) for t in ("number_multiply", "string_insertion", "game24")}
+    assert all(0 < n <= 6 for n in per_task.values()), per_task  # capped, every task represented
+    items = {}
+    for task in per_task:
+        for it in get_task(task).generate(8, seed=0):
+            items[it.id] = it
+    shapes = set()
+    for r in rows:
+        validate_messages(r["messages"])
+        interp = [m["content"] for m in r["messages"] if m["role"] == "interpreter"]
+        assert interp and all(m.startswith("Code Execution Results:") for m in interp)  # real executions
+        answer = extract_answer(r["messages"][-1]["content"])
+        task = get_task(r["task"])
+        item = TaskItem.from_dict(next(d for d in _items(tmp_path) if d["id"] == r["item_id"]))
+        assert task.score(answer, item) == 1.0
+        shapes.add("fix" if "Error" in interp[0] else "check" if "check passed" in "".join(interp) else "direct")
+    assert shapes == {"direct", "fix", "check"}
+    stats = (sft.parent / "stats.csv").read_text()
+    assert stats.startswith("task,n_items,n_trajectories,n_correct,n_kept,n_kept_multi_turn")
+
+
+def _items(tmp_path):
+    """The train items synth used (regenerated exactly as the stage does)."""
+    from r1ci.config import compose
+    from r1ci.tasks.mix import load_items
+
+    cfg = compose([TASKS, "task_mix.n_train_per_task=8"])
+    return [it.to_dict() for it in load_items(cfg, "train")]
+
+
+def _traj(task: str, code_calls: int, text: str) -> Trajectory:
+    t = Trajectory(item_id=text, task=task)
+    t.add_model([1], [0.0], text, "stop")
+    t.exec_results = [object()] * code_calls
+    return t
+
+
+class _Job:
+    def __init__(self, task, question):
+        self.item = TaskItem(id=question, task=task, question=question, answer=None)
+
+
+def test_select_caps_dedupes_and_prefers_multi_turn():
+    pairs = []
+    for i in range(200):
+        multi = i % 2 == 0
+        pairs.append((_traj("a", 2 if multi else 1, f"resp{i}"), _Job("a", f"q{i}")))
+    pairs.append((_traj("a", 1, "resp1"), _Job("a", "q1")))  # exact duplicate of pair 1
+    kept = select(pairs, cap=40, multi_turn_weight=4.0, seed=0)
+    assert len(kept) == 40
+    assert len({(j.item.question, t.model_text) for t, j in kept}) == 40
+    share_multi = sum(t.code_calls >= 2 for t, _ in kept) / len(kept)
+    assert share_multi > 0.7  # 4x weight on half the pool
+    assert select(pairs, 40, 4.0, seed=0) == kept  # seeded
+    assert len(select(pairs, cap=1000, multi_turn_weight=1.0, seed=0)) == 200  # only the duplicate dropped
