@@ -111,8 +111,13 @@ class SandboxConfig:
     max_output_bytes: int = 16384  # (ours) stdout/stderr each are cut here, with a marker
     pool_size: int = 0  # warm workers; 0 = the CPU count
     preimport: list[str] = field(
-        default_factory=lambda: ["numpy", "sympy", "math", "itertools", "collections", "fractions", "re",
-                                 "json", "functools", "heapq", "random", "string"])
+        default_factory=lambda: ["numpy", "numpy.random", "numpy.linalg", "sympy", "math", "itertools",
+                                 "collections", "fractions", "re", "json", "functools", "heapq", "random",
+                                 "string"])  # (ours) imported once per worker; numpy loads .random lazily
+    # (ours) run once per worker after the imports, so lazy imports/caches are paid once, not per snippet
+    # (a first sympy.solve in a fresh child costs ~60 ms, ~20 ms after this)
+    warmup: str = ("import numpy as np, sympy\nx = sympy.Symbol('x')\nsympy.solve(x**2 - 1, x)\n"
+                   "np.linalg.solve(np.eye(3), np.ones(3))\nnp.random.default_rng(0).random(3)\n")
     servers: list[str] = field(default_factory=list)  # remote: base URLs of sandbox servers
     token: Optional[str] = None  # shared secret for the server; None = $R1CI_SANDBOX_TOKEN or no auth
     host: str = "127.0.0.1"  # sandbox_server bind address (loopback unless told otherwise)
@@ -152,6 +157,10 @@ class EngineConfig:
     base_url: Optional[str] = None  # openai: endpoint, e.g. http://127.0.0.1:8000/v1
     api_model: Optional[str] = None  # openai: model name at the endpoint; None = model.path
     api_key_env: str = "OPENAI_API_KEY"  # openai: env var holding the key
+    api_mode: str = "completions"  # openai: completions (token ids in) | chat (chat-only APIs, e.g. GPT-4o)
+    api_dialect: str = "vllm"  # openai: vllm (send vLLM's extra fields) | openai (strict API; stops client-side)
+    api_timeout_s: float = 600.0  # openai: per-request HTTP timeout
+    api_max_retries: int = 6  # openai: retries with exponential backoff on 429 / 5xx / connection errors
     max_concurrency: int = 64  # (ours) trajectories in flight at once
 
     def __post_init__(self) -> None:
@@ -162,6 +171,12 @@ class EngineConfig:
         _check(0 < self.gpu_memory_utilization <= 1, "engine.gpu_memory_utilization", "must be in (0, 1]")
         _check(self.max_tokens_per_turn >= 1 and self.max_concurrency >= 1, "engine.max_tokens_per_turn",
                "max_tokens_per_turn and max_concurrency must be >= 1")
+        _check(self.api_mode in ("completions", "chat"), "engine.api_mode",
+               f"must be completions|chat, got {self.api_mode!r}")
+        _check(self.api_dialect in ("vllm", "openai"), "engine.api_dialect",
+               f"must be vllm|openai, got {self.api_dialect!r}")
+        _check(self.api_timeout_s > 0, "engine.api_timeout_s", f"must be > 0, got {self.api_timeout_s}")
+        _check(self.api_max_retries >= 0, "engine.api_max_retries", f"must be >= 0, got {self.api_max_retries}")
 
 
 @dataclass
@@ -214,6 +229,54 @@ class EvalConfig:
 
 
 @dataclass
+class ReportConfig:
+    inputs: list[str] = field(default_factory=list)  # eval dirs/globs (e.g. a sweep dir) with metrics.json
+    label_keys: list[str] = field(  # keys shown for every run; keys that differ between runs are added
+        default_factory=lambda: ["model.name", "task_mix.name", "curriculum.kind"])
+
+    def __post_init__(self) -> None:
+        _check(all(bool(k) for k in self.inputs), "report.inputs", "entries must be non-empty paths or globs")
+        _check(all(bool(k) for k in self.label_keys), "report.label_keys", "entries must be non-empty keys")
+
+
+@dataclass
+class TeacherConfig:
+    """How stage=synth makes SFT data (paper: 6.5k GPT-4o trajectories, correct only, <= 70 per task)."""
+
+    kind: str = "oracle"  # oracle (task solvers write the code) | model (engine=openai|vllm generates)
+    styles: list[str] = field(default_factory=lambda: ["interpreter", "guided", "code"])  # varied formats
+    samples_per_item: int = 1  # model teacher: attempts per item and style
+    max_per_task: int = 70  # (paper) trajectories kept per task
+    multi_turn_weight: float = 3.0  # (ours) multi-turn trajectories are this many times likelier to be kept
+    shape_direct: float = 0.4  # oracle: share of code -> answer trajectories (ours)
+    shape_fix: float = 0.3  # oracle: share with a failing first attempt that is fixed (ours)
+    shape_check: float = 0.3  # oracle: share that checks a candidate answer with code (ours)
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ("oracle", "model"), "teacher.kind", f"must be oracle|model, got {self.kind!r}")
+        bad = [s for s in self.styles if s not in STYLES]
+        _check(not bad and bool(self.styles), "teacher.styles", f"unknown styles {bad}; expected from {STYLES}")
+        _check(self.samples_per_item >= 1 and self.max_per_task >= 1, "teacher.max_per_task",
+               "samples_per_item and max_per_task must be >= 1")
+        _check(self.multi_turn_weight > 0, "teacher.multi_turn_weight", "must be > 0")
+        shapes = (self.shape_direct, self.shape_fix, self.shape_check)
+        _check(min(shapes) >= 0 and sum(shapes) > 0, "teacher.shape_direct", "oracle shape shares must be >= 0")
+
+
+@dataclass
+class ClusterCheckConfig:
+    """stage=cluster_check: try a SLURM allocation (process group, output dir, requeue) before a real run."""
+
+    steps: int = 20  # toy steps of the resumable loop (each one all_reduces across ranks)
+    step_s: float = 0.5  # seconds each step sleeps, so there is time to send the preemption signal
+    save_every: int = 5  # checkpoint every N steps, as a trainer would
+
+    def __post_init__(self) -> None:
+        _check(self.steps >= 1 and self.save_every >= 1, "cluster_check.steps", "steps, save_every >= 1")
+        _check(self.step_s >= 0, "cluster_check.step_s", f"must be >= 0, got {self.step_s}")
+
+
+@dataclass
 class TrainerConfig:
     kind: str = MISSING  # sft | grpo
     lr: float = MISSING  # peak learning rate (paper: SFT 1e-5 (I), GRPO 1e-6)
@@ -232,6 +295,8 @@ class TrainerConfig:
     std_normalize: bool = True  # GRPO: divide advantages by the group std
     gradient_accumulation_steps: int = 1  # micro-batches per optimiser step; conf/trainer derives it
     save_every: int = 50  # checkpoint every N optimiser steps (and at the end)
+    keep_checkpoints: int = 2  # (ours) newest checkpoints kept on disk (7B + Adam: ~90 GB each); 0 = all
+    backend: str = "deepspeed"  # deepspeed (ZeRO per model.zero_stage) | torch (one process, no DeepSpeed)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -246,6 +311,9 @@ class TrainerConfig:
         _check(self.loss_agg in ("token_mean", "seq_mean_token_sum", "seq_mean_token_mean"),
                "trainer.loss_agg", "must be token_mean|seq_mean_token_sum|seq_mean_token_mean")
         _check(self.save_every >= 1, "trainer.save_every", "must be >= 1")
+        _check(self.keep_checkpoints >= 0, "trainer.keep_checkpoints", "must be >= 0 (0 = keep all)")
+        _check(self.backend in ("deepspeed", "torch"), "trainer.backend", "must be deepspeed|torch")
+        _check(self.grad_clip >= 0, "trainer.grad_clip", "must be >= 0 (0 = no clipping)")
 
 
 @dataclass
@@ -281,8 +349,11 @@ class Config:
     sandbox: SandboxConfig = MISSING
     engine: EngineConfig = MISSING
     prompts: PromptsConfig = MISSING
+    teacher: TeacherConfig = MISSING
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)  # stage=report: which eval runs to compare
+    cluster_check: ClusterCheckConfig = field(default_factory=ClusterCheckConfig)  # docs/slurm.md
     trainer: TrainerConfig = MISSING
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -303,6 +374,7 @@ GROUP_SCHEMAS: dict[str, type] = {
     "trainer": TrainerConfig,
     "logger": LoggerConfig,
     "prompts": PromptsConfig,
+    "teacher": TeacherConfig,
 }
 # Keys that do not change the science: excluded from the run id (style.md #13).
 NON_SCIENCE_KEYS = ("logger", "paths", "debug", "stage", "experiment_name")

@@ -33,3 +33,15 @@ fi
 # 3. Smoke checks that catch the known-broken combinations at once.
 "$VENV/bin/python" -c "from transformers import Qwen2ForCausalLM; import hydra, r1ci" 
 echo "r1ci environment ready: $VENV"
+
+# 4. DeepSpeed JIT-compiles its CPU shared-memory comm op on the first init_distributed (2-4 min cold).
+#    Build it once into the venv; r1ci.training.engine points TORCH_EXTENSIONS_DIR at this cache when
+#    it is unset, so tests and CPU runs never pay the compile. CPU installs only (GPUs use NCCL).
+if [[ "$EXTRAS" == *cpu* ]]; then
+  export TORCH_EXTENSIONS_DIR="${TORCH_EXTENSIONS_DIR:-$(cd "$VENV" && pwd)/torch_extensions}"
+  if ! compgen -G "$TORCH_EXTENSIONS_DIR/*/deepspeed_shm_comm/deepspeed_shm_comm*.so" >/dev/null; then
+    DS_ACCELERATOR=cpu "$VENV/bin/python" -c \
+      "from deepspeed.ops.op_builder.cpu import ShareMemCommBuilder; ShareMemCommBuilder().load()"
+  fi
+  echo "DeepSpeed CPU ops cached in $TORCH_EXTENSIONS_DIR"
+fi

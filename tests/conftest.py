@@ -47,14 +47,21 @@ def tiny_vllm(tiny_model_path):
     del llm
 
 
-def run_launch(repo_root: Path, *overrides: str, env: dict | None = None, timeout: int = 600):
-    """Run `python launch.py <overrides>` as a user would; returns the CompletedProcess."""
+@pytest.fixture(scope="session")
+def run_launch(repo_root, cache_dir):
+    """`run_launch(*overrides, env=None, timeout=600)`: run `python launch.py ...` as a user would.
+
+    The tiny model is cached in the session's cache dir, so each launch does not rebuild it.
+    """
     import subprocess
     import sys
 
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "launch.py", *overrides], cwd=repo_root, capture_output=True,
-                          text=True, timeout=timeout, env=full_env)
+    def _run(*overrides: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+        full_env = {**os.environ, "R1CI_CACHE": str(cache_dir), **(env or {})}
+        return subprocess.run([sys.executable, "launch.py", *overrides], cwd=repo_root, capture_output=True,
+                              text=True, timeout=timeout, env=full_env)
+
+    return _run
 
 
 @pytest.fixture(scope="session")

@@ -36,10 +36,11 @@ class RewardBreakdown:
 
 
 def segment_well_formed(text: str, is_last: bool) -> bool:
-    """A non-final segment must end in a closed code block; the final one must answer in <<<>>> and
-    leave no code block open."""
+    """A non-final segment must end in a closed code block; the final one must answer in <<<>>>, leave no
+    code block open and not end in code (a trajectory cut off right after a code call is unfinished)."""
     if is_last:
-        return extract_answer(text) is not None and not has_unterminated_block(text)
+        return (extract_answer(text) is not None and not has_unterminated_block(text)
+                and trailing_code_block(text) is None)
     return trailing_code_block(text) is not None
 
 

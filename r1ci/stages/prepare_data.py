@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from r1ci.distributed import dist_info
 from r1ci.logging import finish_wandb, init_wandb
 from r1ci.runtime import output_dir
 from r1ci.tasks.bbh import set_data_dir
@@ -23,6 +24,8 @@ from r1ci.tasks.split import load_split
 
 def run(cfg: DictConfig) -> dict:
     out = output_dir(cfg)
+    if not dist_info().is_main:  # SLURM runs every stage once per task (docs/slurm.md): rank 0 writes
+        return {"out_dir": str(out), "skipped": f"rank {dist_info().rank}"}
     mix = cfg.task_mix
     if mix.bbh_dir:
         set_data_dir(mix.bbh_dir)

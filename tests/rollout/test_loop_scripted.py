@@ -150,3 +150,12 @@ async def test_sft_tokenisation_matches_the_rollout_layout(tiny_tokenizer, sandb
     assert set(mask[:traj.prompt_len]) == {0}
     assert tiny_tokenizer.decode([t for t, m in zip(ids, mask) if m]) == (
         turns[0] + turns[1] + tiny_tokenizer.eos_token)
+
+
+async def test_trajectory_cut_after_a_code_call_is_not_well_formed(tiny_tokenizer, sandbox, item):
+    """A candidate answer followed by a code block that the budget cuts off is unfinished work."""
+    turns = [code_turn(f"print({item.answer!r})"), code_turn("print('check')", f"Candidate <<<{item.answer}>>>.")]
+    traj, _ = await rollout(tiny_tokenizer, sandbox, turns, item, limits=LoopLimits(max_turns=2))
+    assert traj.finish == "max_turns" and traj.final_answer == item.answer
+    r = compute_reward(traj, item)
+    assert r.correct and not r.well_formed and r.total == pytest.approx(0.9)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 
-from conftest import run_launch
-
 from r1ci.logging import find_offline_runs, read_offline_run
 from r1ci.tasks import TaskItem, get_task
 
@@ -15,8 +13,8 @@ def _lines(path):
     return [json.loads(x) for x in path.read_text().splitlines()]
 
 
-def test_prepare_data_smoke_writes_scored_datasets_and_a_wandb_run(repo_root, tmp_path):
-    proc = run_launch(repo_root, "stage=prepare_data", "task_mix=smoke", f"paths.root={tmp_path}",
+def test_prepare_data_smoke_writes_scored_datasets_and_a_wandb_run(run_launch, tmp_path):
+    proc = run_launch("stage=prepare_data", "task_mix=smoke", f"paths.root={tmp_path}",
                       "task_mix.n_train_per_task=6", "task_mix.n_test_per_task=3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     (out,) = [p.parent for p in tmp_path.rglob("counts.csv")]
@@ -36,24 +34,24 @@ def test_prepare_data_smoke_writes_scored_datasets_and_a_wandb_run(repo_root, tm
 
     (run_file,) = find_offline_runs(out)
     run = read_offline_run(run_file)
-    assert run["config"]["task_mix"]["value"]["name"] == "smoke"
-    assert run["config"]["stage"]["value"]["name"] == "prepare_data"
+    assert run["config"]["task_mix"]["name"] == "smoke"
+    assert run["config"]["stage"]["name"] == "prepare_data"
     logged = {k: v for h in run["history"] for k, v in h.items()}
     assert logged["prepare_data/n_train"] == len(train)
     assert run["run_id"] == (out / "wandb_run_id").read_text().strip()
 
 
-def test_rerun_in_same_dir_continues_the_same_wandb_run(repo_root, tmp_path):
+def test_rerun_in_same_dir_continues_the_same_wandb_run(run_launch, tmp_path):
     args = ("stage=prepare_data", "task_mix=smoke", f"paths.root={tmp_path}", "task_mix.n_train_per_task=2",
             "task_mix.n_test_per_task=1")
     for _ in range(2):
-        assert run_launch(repo_root, *args).returncode == 0
+        assert run_launch(*args).returncode == 0
     ids = {read_offline_run(f)["run_id"] for f in find_offline_runs(tmp_path)}
     assert len(ids) == 1 and len(find_offline_runs(tmp_path)) == 2
 
 
-def test_multirun_with_submitit_local_runs_two_jobs(repo_root, tmp_path):
-    proc = run_launch(repo_root, "-m", "stage=prepare_data", "task_mix=smoke,bbh", f"paths.root={tmp_path}",
+def test_multirun_with_submitit_local_runs_two_jobs(run_launch, tmp_path):
+    proc = run_launch("-m", "stage=prepare_data", "task_mix=smoke,bbh", f"paths.root={tmp_path}",
                       "hydra/launcher=submitit_local", "logger=none", "task_mix.n_train_per_task=2",
                       "task_mix.n_test_per_task=1")
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_launch
-
 from r1ci.rollout.conversation import validate_messages
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.stages.synth import select
@@ -14,8 +12,8 @@ from r1ci.tasks import TaskItem, extract_answer, get_task
 TASKS = "task_mix.tasks=[number_multiply,string_insertion,game24]"
 
 
-def test_oracle_synthesis_writes_correct_multi_turn_conversations(repo_root, tmp_path):
-    proc = run_launch(repo_root, "stage=synth", "teacher=oracle", TASKS, "task_mix.n_train_per_task=8",
+def test_oracle_synthesis_writes_correct_multi_turn_conversations(run_launch, tmp_path):
+    proc = run_launch("stage=synth", "teacher=oracle", TASKS, "task_mix.n_train_per_task=8",
                       "teacher.max_per_task=6", f"paths.root={tmp_path}", "logger=none")
     assert proc.returncode == 0, proc.stderr[-3000:]
     (sft,) = tmp_path.rglob("sft.jsonl")

@@ -35,6 +35,10 @@ class VLLMEngine:
             gpu_memory_utilization=gpu_memory_utilization,
             distributed_executor_backend="uni" if tensor_parallel_size == 1 else None,
             disable_log_stats=True,
+            # On CPU a prefill split across steps rewinds each seeded request's torch.Generator, which
+            # CPU generators cannot do ("CPU Generator does not use offset"): keep prefills whole there.
+            enable_chunked_prefill=False if on_cpu else None,
+            max_num_batched_tokens=max(max_model_len, 8192) if on_cpu else None,
         )
         self._engine = LLMEngine.from_engine_args(args)
         self.tokenizer = self._engine.get_tokenizer()

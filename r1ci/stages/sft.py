@@ -1,0 +1,67 @@
+"""Stage sft: multi-turn SFT of the policy on teacher trajectories (paper section "SFT").
+
+Reads  `<paths.input_dir>/sft.jsonl` (stage=synth; schema in r1ci/training/sft_data.py).
+Writes, in the run's output dir:
+    checkpoints/         every trainer.save_every steps and at the end (resume: rerun the same command)
+    model/               the final model + tokenizer in HF format (transformers, vLLM, stage=eval)
+    sft_stats.json       data counts (kept, dropped as too long, tokens) and the final loss
+
+    python launch.py stage=sft model=tiny paths.input_dir=outputs/synth/<run>
+    torchrun --nproc_per_node 8 launch.py stage=sft model=qwen2.5-7b paths.input_dir=...
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from omegaconf import DictConfig
+
+from r1ci.logging import finish_wandb, init_wandb
+from r1ci.models.tiny import resolve_model_path
+from r1ci.runtime import input_dir, output_dir, seed_everything
+from r1ci.training.checkpoint import CHECKPOINTS
+from r1ci.training.engine import EngineSpec, build_engine
+from r1ci.training.sft import SFTHyper, SFTTrainer
+from r1ci.training.sft_data import SFT_FILE, file_sha, read_conversations, tokenize_conversations
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> dict:
+    # compose: where things are
+    out, data_path = output_dir(cfg), input_dir(cfg) / SFT_FILE
+    if not data_path.exists():
+        raise FileNotFoundError(f"{data_path} not found: run stage=synth first and pass paths.input_dir=<its dir>")
+    seed_everything(cfg.seed)
+    model_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)
+
+    # build: data, engine, logger, trainer
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    max_len = cfg.model.max_prompt_len + cfg.model.max_response_len
+    examples, stats = tokenize_conversations(tokenizer, read_conversations(data_path), max_len)
+    log.info("sft data: %s", stats.as_dict())
+    if not examples:
+        raise ValueError(f"no conversation of {data_path} fits in {max_len} tokens")
+    engine = build_engine(EngineSpec.from_cfg(cfg, model_path))
+    wb = init_wandb(cfg, out, job_type="sft")
+    t = cfg.trainer
+    hp = SFTHyper(lr=t.lr, lr_schedule=t.lr_schedule, warmup_ratio=t.warmup_ratio, epochs=t.epochs,
+                  global_batch_size=t.global_batch_size, micro_batch_size=cfg.model.micro_batch_size,
+                  save_every=t.save_every, seed=t.seed)
+    trainer = SFTTrainer(engine, examples, tokenizer.pad_token_id, hp, out / CHECKPOINTS, wb, file_sha(data_path))
+
+    # loop
+    state = trainer.fit()
+
+    # write
+    engine.save_pretrained(out / "model", tokenizer)
+    results = {"out_dir": str(out), "model_dir": str(out / "model"), "steps": state.step,
+               "final_loss": state.last_loss, "tokens_seen": state.tokens_seen, **stats.as_dict()}
+    if engine.dist.is_main:
+        (out / "sft_stats.json").write_text(json.dumps(results, indent=1))
+        wb.log({f"sft/{k}": v for k, v in stats.as_dict().items()}, step=state.step)
+    finish_wandb(wb)
+    return {**results, "metric": state.last_loss}

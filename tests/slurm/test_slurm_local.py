@@ -1,0 +1,107 @@
+"""launch.py multiruns through hydra-submitit-launcher onto the local SLURM cluster (issue 9's Done-when).
+
+Each test is one `python launch.py -m ... launcher=slurm_local`, as a user runs it: sbatch, srun tasks,
+the run-id-named output dir, and (for preemption) USR2 -> checkpoint -> `scontrol requeue` -> resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+from slurm_helpers import REPO, launch_cmd, read_jsonl, run_multirun, sacct_states
+
+from r1ci.logging import RUN_ID_FILE, find_offline_runs, read_offline_run
+
+pytestmark = pytest.mark.slurm
+
+
+def _wait_for(predicate, timeout: float, what: str, poll: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _final_states(env: dict, job_name: str, n_jobs: int) -> list[tuple[str, str]]:
+    """Accounting records once all n jobs have ended (slurmctld logs a job just after its result file)."""
+    return _wait_for(lambda: (s := sacct_states(env, job_name)) and
+                     sum(state != "PENDING" for _, state in s) >= n_jobs and s, 60, f"{job_name} in sacct -c")
+
+
+def test_prepare_data_sweep_runs_through_sbatch(slurm_env, job_name, tmp_path):
+    proc = run_multirun(slurm_env, "stage=prepare_data", "task_mix=smoke,bbh", f"paths.root={tmp_path}",
+                        "logger=none", f"hydra.launcher.name={job_name}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    outs = {p.parent.name.split("-")[1]: p.parent for p in tmp_path.rglob("counts.csv")}
+    assert sorted(outs) == ["bbh", "smoke"]
+    for out in outs.values():
+        assert (out / "train.jsonl").stat().st_size > 0 and (out / "test.jsonl").stat().st_size > 0
+    scripts = list(tmp_path.rglob(".submitit/*/*_submission.sh"))  # what submitit handed to sbatch
+    assert scripts and "#SBATCH --partition=local" in scripts[0].read_text()
+
+    states = _final_states(slurm_env, job_name, n_jobs=2)
+    assert sorted(state for _, state in states) == ["COMPLETED", "COMPLETED"], states
+
+
+def test_two_ranks_join_one_process_group_and_agree_on_the_output_dir(slurm_env, job_name, tmp_path):
+    proc = run_multirun(slurm_env, "stage=cluster_check", "hydra.launcher.tasks_per_node=2",
+                        "cluster_check.steps=3", "cluster_check.step_s=0", "logger=none",
+                        f"paths.root={tmp_path}", f"hydra.launcher.name={job_name}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    (out,) = {p.parent for p in tmp_path.rglob("rank0.json")}
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["rank"] for r in ranks] == [0, 1] and {r["world_size"] for r in ranks} == {2}
+    assert {r["all_reduce"] for r in ranks} == {2.0}  # both joined one gloo process group
+    assert ranks[0]["pid"] != ranks[1]["pid"] and ranks[0]["job_id"] == ranks[1]["job_id"]
+    assert {r["out_dir"] for r in ranks} == {str(out.resolve())}  # the run-id hash, not a timestamp
+    summary = json.loads((out / "cluster_check.json").read_text())
+    assert summary["out_dirs_agree"] and summary["total"] == 3 * (1 + 2)  # 3 steps of all_reduce(rank + 1)
+    assert [s for _, s in _final_states(slurm_env, job_name, n_jobs=1)] == ["COMPLETED"]
+
+
+def test_preempted_job_checkpoints_requeues_and_resumes_the_same_wandb_run(slurm_env, job_name, tmp_path):
+    steps, save_every = 20, 5
+    proc = subprocess.Popen(
+        launch_cmd("stage=cluster_check", "hydra.launcher.tasks_per_node=2", f"cluster_check.steps={steps}",
+                   "cluster_check.step_s=0.4", f"cluster_check.save_every={save_every}",
+                   f"paths.root={tmp_path}", f"hydra.launcher.name={job_name}"),
+        cwd=REPO, env={**os.environ, **slurm_env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        events_file = _wait_for(lambda: next(tmp_path.rglob("events.jsonl"), None), 180, "the job to start")
+        first = _wait_for(lambda: [e for e in read_jsonl(events_file) if e["event"] == "checkpoint"], 60,
+                          "a periodic checkpoint")[0]
+        subprocess.run(["scancel", "--signal=USR2", first["job_id"]], env={**os.environ, **slurm_env},
+                       check=True)  # what SLURM sends signal_delay_s before the time limit
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr[-4000:]
+
+    out = events_file.parent
+    events = read_jsonl(events_file)
+    (signal_ckpt,) = [e for e in events if e.get("reason") == "signal"]
+    starts = [e for e in events if e["event"] == "start"]
+    assert signal_ckpt["step"] >= save_every and signal_ckpt["restart"] == 0  # a fresh checkpoint on USR2
+    assert [(s["step"], s["restart"]) for s in starts] == [(0, 0), (signal_ckpt["step"], 1)]  # resumed there
+    assert events[-1]["event"] == "done" and events[-1]["step"] == steps
+    assert json.loads((out / "checkpoint.json").read_text())["step"] == steps
+    assert {s["job_id"] for s in starts} == {first["job_id"]}  # requeued, not resubmitted
+
+    states = [s for _, s in _final_states(slurm_env, job_name, n_jobs=1)]
+    assert states == ["PENDING", "COMPLETED"], states  # jobcomp logs the requeue as PENDING
+
+    runs = [read_offline_run(f) for f in find_offline_runs(out)]
+    assert len(runs) == 2 and {r["run_id"] for r in runs} == {(out / RUN_ID_FILE).read_text().strip()}
+    logged = [[h["cluster_check/step"] for h in r["history"]] for r in runs]
+    cut = signal_ckpt["step"]
+    assert logged == [list(range(1, cut + 1)), list(range(cut + 1, steps + 1))]  # one run, no step twice
