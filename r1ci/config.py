@@ -107,15 +107,14 @@ class SandboxConfig:
     max_procs: int = 64  # (ours) processes + threads per execution (RLIMIT_NPROC under its own uid)
     file_size_mb: int = 64  # (ours) RLIMIT_FSIZE
     open_files: int = 256  # (ours) RLIMIT_NOFILE
-    tmp_size_mb: int = 64  # (ours) size cap of the private /tmp
+    tmp_size_mb: int = 64  # (ours) size cap of /tmp and of /dev/shm, each a fresh tmpfs per execution
     max_output_bytes: int = 16384  # (ours) stdout/stderr each are cut here, with a marker
     pool_size: int = 0  # warm workers; 0 = the CPU count
     preimport: list[str] = field(
         default_factory=lambda: ["numpy", "numpy.random", "numpy.linalg", "sympy", "math", "itertools",
                                  "collections", "fractions", "re", "json", "functools", "heapq", "random",
                                  "string"])  # (ours) imported once per worker; numpy loads .random lazily
-    # (ours) run once per worker after the imports, so lazy imports/caches are paid once, not per snippet
-    # (a first sympy.solve in a fresh child costs ~60 ms, ~20 ms after this)
+    # (ours) run once per worker after the imports: lazy imports/caches paid once (sympy.solve 60 -> 20 ms)
     warmup: str = ("import numpy as np, sympy\nx = sympy.Symbol('x')\nsympy.solve(x**2 - 1, x)\n"
                    "np.linalg.solve(np.eye(3), np.ones(3))\nnp.random.default_rng(0).random(3)\n")
     servers: list[str] = field(default_factory=list)  # remote: base URLs of sandbox servers
@@ -127,7 +126,8 @@ class SandboxConfig:
     busy_retry_s: float = 300.0  # remote: how long a request keeps retrying servers that answer 503 (busy)
     uid_base: int = 61000  # (ours) local: worker i runs snippets as uid uid_base + i (own NPROC count)
     kill_grace_s: float = 5.0  # (ours) a worker silent this long past a snippet's timeout is hung: replaced
-    start_timeout_s: float = 120.0  # (ours) a worker that has not imported `preimport` by then failed to start
+    start_timeout_s: float = 120.0  # (ours) a worker not done with `preimport` by then failed to start
+    memory_cgroup: bool = True  # (ours) also cap all processes of a worker together (cgroup), where writable
 
     def __post_init__(self) -> None:
         kinds = ("local", "remote", "unsafe")
@@ -142,7 +142,7 @@ class SandboxConfig:
         _check(self.busy_retry_s >= 0, "sandbox.busy_retry_s", "must be >= 0")
         _check(0 < self.uid_base < 2**31 - 1024, "sandbox.uid_base", "must be a positive, non-root uid")
         _check(self.kill_grace_s > 0, "sandbox.kill_grace_s", f"must be > 0, got {self.kill_grace_s}")
-        _check(self.start_timeout_s > 0, "sandbox.start_timeout_s", f"must be > 0, got {self.start_timeout_s}")
+        _check(self.start_timeout_s > 0, "sandbox.start_timeout_s", "must be > 0")
 
 
 @dataclass
@@ -297,6 +297,11 @@ class TrainerConfig:
     save_every: int = 50  # checkpoint every N optimiser steps (and at the end)
     keep_checkpoints: int = 2  # (ours) newest checkpoints kept on disk (7B + Adam: ~90 GB each); 0 = all
     backend: str = "deepspeed"  # deepspeed (ZeRO per model.zero_stage) | torch (one process, no DeepSpeed)
+    init_model: Optional[str] = None  # RL: policy + reference to start from (an SFT run's model/ dir); None = model.path
+    sync_tolerance: float = 1e-3  # RL: max |logp_vllm - logp_trainer| on the probe after a weight push (fp32 CPU)
+    max_sandbox_error_rate: float = 0.5  # RL alarm: share of code calls ending in infra_error/killed per step
+    max_abs_log_ratio: float = 0.5  # RL alarm: mean |log(pi_trainer / pi_rollout)| on sampled tokens
+    alarm_hard_stop: bool = True  # RL: an alarm stops the run (else it only warns)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -313,6 +318,9 @@ class TrainerConfig:
         _check(self.save_every >= 1, "trainer.save_every", "must be >= 1")
         _check(self.keep_checkpoints >= 0, "trainer.keep_checkpoints", "must be >= 0 (0 = keep all)")
         _check(self.backend in ("deepspeed", "torch"), "trainer.backend", "must be deepspeed|torch")
+        _check(self.sync_tolerance > 0, "trainer.sync_tolerance", "must be > 0")
+        _check(0 < self.max_sandbox_error_rate <= 1, "trainer.max_sandbox_error_rate", "must be in (0, 1]")
+        _check(self.max_abs_log_ratio > 0, "trainer.max_abs_log_ratio", "must be > 0")
         _check(self.grad_clip >= 0, "trainer.grad_clip", "must be >= 0 (0 = no clipping)")
 
 

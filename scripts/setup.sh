@@ -39,7 +39,7 @@ echo "r1ci environment ready: $VENV"
 #    it is unset, so tests and CPU runs never pay the compile. CPU installs only (GPUs use NCCL).
 if [[ "$EXTRAS" == *cpu* ]]; then
   export TORCH_EXTENSIONS_DIR="${TORCH_EXTENSIONS_DIR:-$(cd "$VENV" && pwd)/torch_extensions}"
-  if ! compgen -G "$TORCH_EXTENSIONS_DIR/*/deepspeed_shm_comm/deepspeed_shm_comm*.so" >/dev/null; then
+  if [ ! -f "$TORCH_EXTENSIONS_DIR/deepspeed_shm_comm/deepspeed_shm_comm.so" ]; then
     DS_ACCELERATOR=cpu "$VENV/bin/python" -c \
       "from deepspeed.ops.op_builder.cpu import ShareMemCommBuilder; ShareMemCommBuilder().load()"
   fi

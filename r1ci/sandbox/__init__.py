@@ -12,8 +12,6 @@ Kinds (cfg.kind): `local` (bubblewrap-jailed warm worker pool, pool.py), `remote
 
 from __future__ import annotations
 
-from typing import Union
-
 from omegaconf import DictConfig
 
 from r1ci.config import SandboxConfig
@@ -28,7 +26,7 @@ from r1ci.sandbox.unsafe import UnsafeSandbox
 KINDS: dict[str, type[Sandbox]] = {"local": LocalSandbox, "remote": RemoteSandbox, "unsafe": UnsafeSandbox}
 
 
-def make_sandbox(sandbox_cfg: Union[DictConfig, SandboxConfig, dict]) -> Sandbox:
+def make_sandbox(sandbox_cfg: DictConfig | SandboxConfig | dict) -> Sandbox:
     """Build the sandbox `sandbox_cfg.kind` names (not started: use it as `async with`).
 
     Raises SandboxUnavailable for `local` without bubblewrap (the message says how to install it).
@@ -37,4 +35,4 @@ def make_sandbox(sandbox_cfg: Union[DictConfig, SandboxConfig, dict]) -> Sandbox
     return KINDS[cfg.kind](cfg)
 
 
-__all__ = ["ExecResult", "STATUSES", "Sandbox", "SandboxUnavailable", "StatusCounters", "make_sandbox"]
+__all__ = ["STATUSES", "ExecResult", "Sandbox", "SandboxUnavailable", "StatusCounters", "make_sandbox"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Self
 
 from r1ci.config import SandboxConfig
 from r1ci.sandbox.result import ExecResult, StatusCounters, infra_error
@@ -22,7 +23,7 @@ class Sandbox(ABC):
         self.counters = StatusCounters()
         self._inflight: set[asyncio.Task] = set()
 
-    async def __aenter__(self) -> "Sandbox":
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -35,7 +36,7 @@ class Sandbox(ABC):
     async def close(self) -> None:
         """Release resources; executions still running finish as infra errors."""
 
-    async def run(self, code: str, *, timeout_s: Optional[float] = None) -> ExecResult:
+    async def run(self, code: str, *, timeout_s: float | None = None) -> ExecResult:
         """Run one snippet as `python -c code` would, within the limits; timeout_s defaults to cfg.timeout_s.
 
         The execution is shielded: cancelling the caller does not leave a worker half-way through a
@@ -49,7 +50,7 @@ class Sandbox(ABC):
         task.add_done_callback(self._inflight.discard)
         return await asyncio.shield(task)
 
-    async def run_many(self, codes: Iterable[str], *, timeout_s: Optional[float] = None) -> list[ExecResult]:
+    async def run_many(self, codes: Iterable[str], *, timeout_s: float | None = None) -> list[ExecResult]:
         """Run snippets concurrently; results in the order of `codes`."""
         return list(await asyncio.gather(*(self.run(c, timeout_s=timeout_s) for c in codes)))
 

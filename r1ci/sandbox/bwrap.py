@@ -51,9 +51,11 @@ CLEAN_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
 }
 
-INSTALL_HINT = ("bubblewrap (`bwrap`) was not found on PATH. Install it with `apt-get install bubblewrap` "
-                "(or run `bash scripts/setup.sh`), use `sandbox=remote` to run code on sandbox servers, or "
-                "choose `sandbox=unsafe` explicitly to run code WITHOUT isolation.")
+INSTALL_HINT = (
+    "bubblewrap (`bwrap`) was not found on PATH. Install it with `apt-get install bubblewrap` "
+    "(or run `bash scripts/setup.sh`), use `sandbox=remote` to run code on sandbox servers, or "
+    "choose `sandbox=unsafe` explicitly to run code WITHOUT isolation."
+)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -69,7 +71,8 @@ def find_bwrap() -> str:
         raise SandboxUnavailable(
             "the local sandbox drops each snippet to its own unprivileged uid and needs to be started as "
             "root for that (as in the project's containers); otherwise use `sandbox=remote` against a "
-            "sandbox server started as root, or `sandbox=unsafe` explicitly (no isolation).")
+            "sandbox server started as root, or `sandbox=unsafe` explicitly (no isolation)."
+        )
     return path
 
 
@@ -82,7 +85,7 @@ class PythonRuntime:
     site_dirs: tuple[str, ...]  # host site-packages, mounted at SITE_MOUNT<i>
 
     @classmethod
-    def current(cls) -> "PythonRuntime":
+    def current(cls) -> PythonRuntime:
         dirs = [d for d in site.getsitepackages() if os.path.isdir(d)]
         return cls(os.path.realpath(sys.executable), os.path.realpath(sys.base_prefix), tuple(dirs))
 
@@ -93,7 +96,9 @@ class PythonRuntime:
 def passwd_files(uid: int) -> dict[str, str]:
     """/etc/passwd and /etc/group naming only root and the snippet's uid (getpass, pwd work)."""
     return {
-        "/etc/passwd": f"root:x:0:0:root:/:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}::/tmp:/usr/sbin/nologin\n",
+        "/etc/passwd": (
+            f"root:x:0:0:root:/:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}::/tmp:/usr/sbin/nologin\n"
+        ),
         "/etc/group": f"root:x:0:\nsandbox:x:{uid}:\n",
     }
 
@@ -138,12 +143,33 @@ def bwrap_argv(bwrap: str, runtime: PythonRuntime, settings_json: str, data_fds:
     `data_fds` maps in-jail paths to fds whose contents bwrap copies there read-only (--ro-bind-data).
     /tmp and /dev/shm get a fresh size-capped tmpfs per execution (zygote.py); the zygote's own is tiny.
     """
-    args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    args = [
+        bwrap,
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+    ]
     args += mount_args(runtime)
     for dest, fd in data_fds.items():
         args += ["--ro-bind-data", str(fd), dest]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(1 << 20), "--tmpfs", "/tmp", "--remount-ro", "/"]
+    args += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(1 << 20),
+        "--tmpfs",
+        "/tmp",
+        "--remount-ro",
+        "/",
+    ]
     args += ["--cap-drop", "ALL"]
     for cap in ZYGOTE_CAPS:
         args += ["--cap-add", cap]

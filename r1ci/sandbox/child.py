@@ -52,6 +52,10 @@ def child_setup(s: dict, fds) -> None:
     # A /proc of this execution's own pid namespace (we are in its private mount namespace), so that
     # os.getpid() and /proc/<pid> agree and no other process of the worker is visible.
     check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+    with open(
+        "/proc/self/oom_score_adj", "w"
+    ) as f:  # the zygote is protected (-1000); the snippet goes first
+        f.write("1000")
     set_limits(s)
     for cap in range(64):  # empty bounding set: nothing in this process tree can regain a capability
         if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
@@ -98,10 +102,26 @@ def drop_inheritable_caps() -> None:
 # keyrings, bpf, perf, userfaultfd, io_uring, ptrace, mounts. Most are already denied by the dropped
 # capabilities; this is the second lock.
 AUDIT_ARCH_X86_64 = 0xC000003E
-X86_64_DENY = {272: "unshare", 308: "setns", 248: "add_key", 249: "request_key", 250: "keyctl", 321: "bpf",
-               298: "perf_event_open", 323: "userfaultfd", 425: "io_uring_setup", 426: "io_uring_enter",
-               427: "io_uring_register", 101: "ptrace", 165: "mount", 166: "umount2", 155: "pivot_root",
-               310: "process_vm_readv", 311: "process_vm_writev", 304: "open_by_handle_at"}
+X86_64_DENY = {
+    272: "unshare",
+    308: "setns",
+    248: "add_key",
+    249: "request_key",
+    250: "keyctl",
+    321: "bpf",
+    298: "perf_event_open",
+    323: "userfaultfd",
+    425: "io_uring_setup",
+    426: "io_uring_enter",
+    427: "io_uring_register",
+    101: "ptrace",
+    165: "mount",
+    166: "umount2",
+    155: "pivot_root",
+    310: "process_vm_readv",
+    311: "process_vm_writev",
+    304: "open_by_handle_at",
+}
 X86_64_CLONE, X86_64_CLONE3 = 56, 435
 CLONE_NS_FLAGS = 0x7E020080  # NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME
 SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS = 0x7FFF0000, 0x00050000, 0x80000000
@@ -112,13 +132,25 @@ def seccomp_program() -> list:
     """The filter as (code, jt, jf, k) BPF instructions over struct seccomp_data."""
     ld_w_abs, jeq_k, jset_k, jge_k, ret_k = 0x20, 0x15, 0x45, 0x35, 0x06
     deny, allow = SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_ALLOW
-    prog = [(ld_w_abs, 0, 0, 4), (jeq_k, 1, 0, AUDIT_ARCH_X86_64), (ret_k, 0, 0, SECCOMP_RET_KILL_PROCESS),
-            (ld_w_abs, 0, 0, 0), (jge_k, 0, 1, 0x40000000), (ret_k, 0, 0, deny)]  # x32 ABI: denied
+    prog = [
+        (ld_w_abs, 0, 0, 4),
+        (jeq_k, 1, 0, AUDIT_ARCH_X86_64),
+        (ret_k, 0, 0, SECCOMP_RET_KILL_PROCESS),
+        (ld_w_abs, 0, 0, 0),
+        (jge_k, 0, 1, 0x40000000),
+        (ret_k, 0, 0, deny),
+    ]  # x32 ABI: denied
     for nr in sorted(X86_64_DENY):
         prog += [(jeq_k, 0, 1, nr), (ret_k, 0, 0, deny)]
-    prog += [(jeq_k, 0, 1, X86_64_CLONE3), (ret_k, 0, 0, SECCOMP_RET_ERRNO | ENOSYS),
-             (jeq_k, 0, 3, X86_64_CLONE), (ld_w_abs, 0, 0, 16), (jset_k, 0, 1, CLONE_NS_FLAGS),
-             (ret_k, 0, 0, deny), (ret_k, 0, 0, allow)]
+    prog += [
+        (jeq_k, 0, 1, X86_64_CLONE3),
+        (ret_k, 0, 0, SECCOMP_RET_ERRNO | ENOSYS),
+        (jeq_k, 0, 3, X86_64_CLONE),
+        (ld_w_abs, 0, 0, 16),
+        (jset_k, 0, 1, CLONE_NS_FLAGS),
+        (ret_k, 0, 0, deny),
+        (ret_k, 0, 0, allow),
+    ]
     return prog
 
 
@@ -129,8 +161,12 @@ def install_seccomp() -> bool:
     prog = seccomp_program()
 
     class SockFilter(ctypes.Structure):
-        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
-                    ("k", ctypes.c_uint32)]
+        _fields_ = [
+            ("code", ctypes.c_uint16),
+            ("jt", ctypes.c_uint8),
+            ("jf", ctypes.c_uint8),
+            ("k", ctypes.c_uint32),
+        ]
 
     class SockFprog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
@@ -156,8 +192,9 @@ def run_snippet(code: str) -> int:
     """Run `code` like `python -c code` would; return the process exit code."""
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8")
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
-                                  errors="backslashreplace", line_buffering=True)
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
+    )
     sys.argv = ["-c"]
     sys.path.insert(0, "")  # as under `python -c`: modules the snippet writes to its cwd import
     main = types.ModuleType("__main__")
@@ -165,7 +202,7 @@ def run_snippet(code: str) -> int:
     sys.modules["__main__"] = main
     exit_code = 0
     try:
-        exec(compile(code, "<string>", "exec"), main.__dict__)
+        exec(compile(code, "<string>", "exec"), main.__dict__)  # noqa: S102 - running it is the point
     except SystemExit as e:
         exit_code = _system_exit_code(e)
     except BaseException as e:  # noqa: BLE001 - report exactly as the interpreter would
@@ -173,7 +210,7 @@ def run_snippet(code: str) -> int:
             _write_status(ST_OOM)
         try:
             traceback.print_exception(type(e), e, e.__traceback__.tb_next)
-        except BaseException:  # noqa: BLE001 - stderr may be closed by the snippet
+        except BaseException:  # noqa: BLE001, S110 - stderr may be closed by the snippet
             pass
         exit_code = 1
     return _finish(exit_code)
@@ -186,7 +223,7 @@ def _system_exit_code(e: SystemExit) -> int:
         return e.code & 0xFF
     try:
         print(e.code, file=sys.stderr)
-    except BaseException:  # noqa: BLE001
+    except BaseException:  # noqa: BLE001, S110
         pass
     return 1
 
@@ -198,11 +235,11 @@ def _finish(exit_code: int) -> int:
 
     try:
         threading._shutdown()  # CPython waits for non-daemon threads at exit; so do we
-    except BaseException:  # noqa: BLE001
+    except BaseException:  # noqa: BLE001, S110
         pass
     try:
         atexit._run_exitfuncs()
-    except BaseException:  # noqa: BLE001
+    except BaseException:  # noqa: BLE001, S110
         pass
     for stream in (sys.stdout, sys.stderr):
         try:

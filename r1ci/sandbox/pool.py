@@ -9,22 +9,30 @@ worker died *while* running it returns `infra_error` (counted, never shown to th
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import json
 import logging
+import os
 import time
 from collections import deque
-from typing import Optional
 
 from r1ci.config import SandboxConfig
 from r1ci.sandbox.base import Sandbox
-from r1ci.sandbox.bwrap import CLEAN_ENV, PythonRuntime, SandboxUnavailable, bwrap_argv, find_bwrap, passwd_files
+from r1ci.sandbox.bwrap import (
+    CLEAN_ENV,
+    PythonRuntime,
+    SandboxUnavailable,
+    bwrap_argv,
+    find_bwrap,
+    passwd_files,
+)
+from r1ci.sandbox.cgroup import MemoryCgroup, jail_prefix
 from r1ci.sandbox.result import ExecResult, infra_error, with_marker
 from r1ci.sandbox.settings import pool_size, zygote_settings
 from r1ci.sandbox.worker import Worker, WorkerLost
 
 log = logging.getLogger(__name__)
+CGROUP_HEADROOM_MB = 512  # the zygote's own footprint (numpy + sympy, ~150 MB) and the jail's tmpfs
 UNDELIVERED_RETRIES = 3  # a request no worker received yet is safe to resend
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
@@ -35,7 +43,7 @@ class LocalSandbox(Sandbox):
         self.size = pool_size(cfg)
         self._bwrap = find_bwrap()
         self._runtime = PythonRuntime.current()
-        self._slots: list[Optional[Worker]] = [None] * self.size
+        self._slots: list[Worker | None] = [None] * self.size
         self._idle: deque[Worker] = deque()
         self._cond = asyncio.Condition()
         self._broken: set[int] = set()  # slots whose last start failed
@@ -43,6 +51,7 @@ class LocalSandbox(Sandbox):
         self._ids = itertools.count()
         self._started = self._closed = False
         self.restarts = 0  # workers replaced after dying or hanging
+        self._cgroups: list[MemoryCgroup | None] = [None] * self.size
 
     @property
     def workers(self) -> list[Worker]:
@@ -52,14 +61,30 @@ class LocalSandbox(Sandbox):
     def _new_worker(self, slot: int) -> Worker:
         uid = self.cfg.uid_base + slot
         settings = json.dumps(zygote_settings(self.cfg, uid, self._runtime.mounted_site_dirs()))
-        build = functools.partial(bwrap_argv, self._bwrap, self._runtime, settings)
+        prefix = jail_prefix(self._cgroups[slot])
+
+        def build(data_fds: dict[str, int]) -> list[str]:
+            return prefix + bwrap_argv(self._bwrap, self._runtime, settings, data_fds)
+
         return Worker(slot, build, dict(CLEAN_ENV), passwd_files(uid))
+
+    def _make_cgroups(self) -> None:
+        if not self.cfg.memory_cgroup:
+            return
+        limit = (self.cfg.memory_mb + CGROUP_HEADROOM_MB) << 20
+        self._cgroups = [MemoryCgroup.create(f"{os.getpid()}-w{i}", limit) for i in range(self.size)]
+        if None in self._cgroups:
+            log.warning(
+                "sandbox: no writable memory cgroup here; each process is still capped at "
+                "memory_mb (RLIMIT_AS) but not all of an execution's processes together"
+            )
 
     async def start(self) -> None:
         """Start every worker; fail loudly if none can start (e.g. bubblewrap cannot create namespaces)."""
         if self._started:
             return
         self._started = True
+        self._make_cgroups()
         errors = await asyncio.gather(*(self._start_slot(i) for i in range(self.size)))
         failed = [e for e in errors if e is not None]
         if len(failed) == self.size:
@@ -70,7 +95,7 @@ class LocalSandbox(Sandbox):
                 log.error("sandbox worker %d failed to start, retrying in background: %s", slot, err)
                 self._spawn_restart(slot)
 
-    async def _start_slot(self, slot: int) -> Optional[str]:
+    async def _start_slot(self, slot: int) -> str | None:
         worker = self._new_worker(slot)
         try:
             await worker.start(self.cfg.start_timeout_s)
@@ -131,7 +156,7 @@ class LocalSandbox(Sandbox):
                 self._cond.notify_all()  # waiters re-check whether every slot is broken
             await asyncio.sleep(RESTART_BACKOFF_S[min(attempt, len(RESTART_BACKOFF_S) - 1)])
 
-    async def _acquire(self) -> Optional[Worker]:
+    async def _acquire(self) -> Worker | None:
         """An idle worker, or None when the pool is closed or every slot has failed to start."""
         async with self._cond:
             await self._cond.wait_for(lambda: self._idle or self._closed or len(self._broken) == self.size)
@@ -155,6 +180,8 @@ class LocalSandbox(Sandbox):
             if worker is None:
                 reason = "sandbox closed" if self._closed else "no sandbox worker can start"
                 return infra_error(reason, time.monotonic() - t0)
+            group = self._cgroups[worker.slot]
+            ooms = group.oom_kills() if group is not None else 0
             try:
                 raw = await worker.execute(next(self._ids), code, timeout_s, self.cfg.kill_grace_s)
             except WorkerLost as e:
@@ -164,6 +191,8 @@ class LocalSandbox(Sandbox):
                     return infra_error(str(e), time.monotonic() - t0)
                 continue
             await self._release(worker)
+            if group is not None and raw["status"] in ("killed", "error") and group.oom_kills() > ooms:
+                raw["status"] = "oom"  # the cgroup's OOM killer ended (part of) this execution
             return self._to_result(raw)
         return infra_error("workers kept dying before receiving the request", time.monotonic() - t0)
 
@@ -182,3 +211,4 @@ class LocalSandbox(Sandbox):
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await asyncio.gather(*(w.kill() for w in self._slots if w is not None), return_exceptions=True)
         await self._drain_inflight()
+        await asyncio.gather(*(g.remove() for g in self._cgroups if g is not None))

@@ -12,7 +12,6 @@ import asyncio
 import itertools
 import os
 import time
-from typing import Optional
 
 import httpx
 
@@ -24,7 +23,7 @@ TOKEN_ENV = "R1CI_SANDBOX_TOKEN"
 BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
 
 
-def resolve_token(cfg: SandboxConfig) -> Optional[str]:
+def resolve_token(cfg: SandboxConfig) -> str | None:
     """cfg.token, else $R1CI_SANDBOX_TOKEN, else None (no auth)."""
     return cfg.token or os.environ.get(TOKEN_ENV) or None
 
@@ -38,7 +37,7 @@ class RemoteSandbox(Sandbox):
         token = resolve_token(cfg)
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._rr = itertools.count()
-        self._client: Optional[httpx.AsyncClient] = None
+        self._client: httpx.AsyncClient | None = None
         self.failovers = 0  # attempts moved to another server after a failure
 
     async def start(self) -> None:
@@ -68,7 +67,9 @@ class RemoteSandbox(Sandbox):
                 busy += 1
                 last = f"{server} busy (HTTP 503)"
                 if time.monotonic() > busy_until:
-                    return infra_error(f"every server stayed busy for {self.cfg.busy_retry_s:.0f} s", _since(t0))
+                    return infra_error(
+                        f"every server stayed busy for {self.cfg.busy_retry_s:.0f} s", _since(t0)
+                    )
                 await asyncio.sleep(BACKOFF_S[min(busy - 1, len(BACKOFF_S) - 1)])
                 continue
             failures += 1
@@ -79,15 +80,16 @@ class RemoteSandbox(Sandbox):
             await asyncio.sleep(BACKOFF_S[min(failures - 1, len(BACKOFF_S) - 1)])
         raise AssertionError("unreachable")
 
-    async def _attempt(self, server: str, code: str, timeout_s: float) -> tuple[str, Optional[ExecResult]]:
+    async def _attempt(self, server: str, code: str, timeout_s: float) -> tuple[str, ExecResult | None]:
         """("done", result) | ("busy", None) | ("failed", infra result or None with a reason as outcome)."""
         assert self._client is not None
         # The server may queue us behind others; a server silent past this is treated as lost.
         read_timeout = timeout_s + self.cfg.kill_grace_s + self.cfg.busy_retry_s
         timeout = httpx.Timeout(connect=5.0, read=read_timeout, write=30.0, pool=None)
         try:
-            resp = await self._client.post(f"{server}/run", json={"code": code, "timeout_s": timeout_s},
-                                           timeout=timeout)
+            resp = await self._client.post(
+                f"{server}/run", json={"code": code, "timeout_s": timeout_s}, timeout=timeout
+            )
         except httpx.HTTPError as e:
             return f"failed ({type(e).__name__}: {e})", None
         if resp.status_code == 503:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from typing import Any
 
 # ok: exit 0 | error: non-zero exit (exception, sys.exit(n)) | timeout: wall or CPU limit hit |
 # oom: MemoryError under the memory limit | killed: ended by a signal (segfault, kill, output flood) |
@@ -17,7 +17,7 @@ class ExecResult:
     status: str  # one of STATUSES
     stdout: str  # at most max_output_bytes of the stream, plus a truncation marker when cut
     stderr: str
-    exit_code: Optional[int]  # process exit code; -N when signal N ended it; None for infra errors
+    exit_code: int | None  # process exit code; -N when signal N ended it; None for infra errors
     wall_s: float  # wall-clock seconds of the execution (queueing excluded)
     truncated: bool  # stdout or stderr was cut at max_output_bytes
 
@@ -29,9 +29,15 @@ class ExecResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ExecResult":
-        return cls(status=d["status"], stdout=d["stdout"], stderr=d["stderr"], exit_code=d["exit_code"],
-                   wall_s=float(d["wall_s"]), truncated=bool(d["truncated"]))
+    def from_dict(cls, d: dict[str, Any]) -> ExecResult:
+        return cls(
+            status=d["status"],
+            stdout=d["stdout"],
+            stderr=d["stderr"],
+            exit_code=d["exit_code"],
+            wall_s=float(d["wall_s"]),
+            truncated=bool(d["truncated"]),
+        )
 
 
 def infra_error(message: str, wall_s: float = 0.0) -> ExecResult:

@@ -15,7 +15,6 @@ import hmac
 import ipaddress
 import logging
 import signal
-from typing import Optional
 
 import uvicorn
 from starlette.applications import Starlette
@@ -49,7 +48,7 @@ class Admission:
         self.pending -= 1
 
 
-def build_app(sandbox: Sandbox, cfg: SandboxConfig, token: Optional[str]) -> Starlette:
+def build_app(sandbox: Sandbox, cfg: SandboxConfig, token: str | None) -> Starlette:
     """The ASGI app around an already started sandbox."""
     admission = Admission(pool_size(cfg) + cfg.max_queue)
 
@@ -83,35 +82,56 @@ def build_app(sandbox: Sandbox, cfg: SandboxConfig, token: Optional[str]) -> Sta
     async def health(request: Request) -> JSONResponse:
         if not authorized(request):
             return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
-        return JSONResponse({"ok": True, "pending": admission.pending, "capacity": admission.capacity,
-                             "rejected": admission.rejected, "counters": dict(sandbox.counters)})
+        return JSONResponse(
+            {
+                "ok": True,
+                "pending": admission.pending,
+                "capacity": admission.capacity,
+                "rejected": admission.rejected,
+                "counters": dict(sandbox.counters),
+            }
+        )
 
     return Starlette(routes=[Route("/run", run, methods=["POST"]), Route("/health", health, methods=["GET"])])
 
 
-def check_exposure(cfg: SandboxConfig, token: Optional[str]) -> None:
+def check_exposure(cfg: SandboxConfig, token: str | None) -> None:
     """Binding beyond loopback without a token lets anyone who reaches the port run code: say so loudly."""
     try:
         loopback = ipaddress.ip_address(cfg.host).is_loopback
     except ValueError:
         loopback = cfg.host == "localhost"
     if not loopback and not token:
-        log.warning("sandbox_server binds %s WITHOUT a token: anyone reaching port %d can run code. Set "
-                    "sandbox.token or $R1CI_SANDBOX_TOKEN.", cfg.host, cfg.port)
+        log.warning(
+            "sandbox_server binds %s WITHOUT a token: anyone reaching port %d can run code. Set "
+            "sandbox.token or $R1CI_SANDBOX_TOKEN.",
+            cfg.host,
+            cfg.port,
+        )
 
 
-async def serve(cfg: SandboxConfig, started: Optional[asyncio.Event] = None) -> dict:
+async def serve(cfg: SandboxConfig, started: asyncio.Event | None = None) -> dict:
     """Start the backing sandbox, serve until SIGINT/SIGTERM, return the final counters."""
     from r1ci.sandbox import make_sandbox
 
     if cfg.kind == "remote":
-        raise ConfigError("sandbox.kind: the server runs code itself; use sandbox=local (or unsafe), not remote")
+        raise ConfigError(
+            "sandbox.kind: the server runs code itself; use sandbox=local (or unsafe), not remote"
+        )
     token = resolve_token(cfg)
     check_exposure(cfg, token)
     async with make_sandbox(cfg) as sandbox:
         app = build_app(sandbox, cfg, token)
-        config = uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False,
-                                lifespan="off", timeout_keep_alive=30, backlog=2048)
+        config = uvicorn.Config(
+            app,
+            host=cfg.host,
+            port=cfg.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=30,
+            backlog=2048,
+        )
         server = uvicorn.Server(config)
         # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown; no-op handlers let the stage
         # return its counters and exit 0 instead of dying of the signal.
@@ -120,8 +140,13 @@ async def serve(cfg: SandboxConfig, started: Optional[asyncio.Event] = None) -> 
         while not server.started and not task.done():
             await asyncio.sleep(0.02)
         if server.started:
-            log.info("sandbox server on http://%s:%d (%s, %d workers)", cfg.host, cfg.port, cfg.kind,
-                     pool_size(cfg))
+            log.info(
+                "sandbox server on http://%s:%d (%s, %d workers)",
+                cfg.host,
+                cfg.port,
+                cfg.kind,
+                pool_size(cfg),
+            )
             print(f"r1ci sandbox server ready on http://{cfg.host}:{cfg.port}", flush=True)
             if started is not None:
                 started.set()

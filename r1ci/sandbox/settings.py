@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import fields
-from typing import Any, Union
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -16,7 +16,7 @@ RUNAWAY_OUTPUT_FACTOR = 64
 RUNAWAY_OUTPUT_MIN = 1 << 20
 
 
-def as_sandbox_config(cfg: Union[DictConfig, SandboxConfig, dict]) -> SandboxConfig:
+def as_sandbox_config(cfg: DictConfig | SandboxConfig | dict) -> SandboxConfig:
     """Accept what callers have at hand; the dataclass runs the value checks (ConfigError on bad ones)."""
     if isinstance(cfg, SandboxConfig):
         return cfg

@@ -21,8 +21,10 @@ from r1ci.sandbox.bwrap import CLEAN_ENV
 from r1ci.sandbox.result import ExecResult, with_marker
 
 log = logging.getLogger(__name__)
-BANNER = ("sandbox=unsafe: model-written code runs WITHOUT ISOLATION as user %s (files, secrets, network "
-          "all reachable). Use sandbox=local (bubblewrap) or sandbox=remote for anything but a demo.")
+BANNER = (
+    "sandbox=unsafe: model-written code runs WITHOUT ISOLATION as user %s (files, secrets, network "
+    "all reachable). Use sandbox=local (bubblewrap) or sandbox=remote for anything but a demo."
+)
 
 
 class UnsafeSandbox(Sandbox):
@@ -39,29 +41,45 @@ class UnsafeSandbox(Sandbox):
         if self._prlimit is None:
             return argv
         c, mb = self.cfg, 1 << 20
-        return [self._prlimit, f"--cpu={c.cpu_s}", f"--as={c.memory_mb * mb}", f"--fsize={c.file_size_mb * mb}",
-                f"--nofile={c.open_files}", "--core=0", "--"] + argv
+        return [
+            self._prlimit,
+            f"--cpu={c.cpu_s}",
+            f"--as={c.memory_mb * mb}",
+            f"--fsize={c.file_size_mb * mb}",
+            f"--nofile={c.open_files}",
+            "--core=0",
+            "--",
+        ] + argv
 
     async def _execute(self, code: str, timeout_s: float) -> ExecResult:
         async with self._slots:
             t0 = time.monotonic()
             proc = await asyncio.create_subprocess_exec(
-                *self._argv(code), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, env=dict(CLEAN_ENV), start_new_session=True, cwd="/tmp")
+                *self._argv(code),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=dict(CLEAN_ENV),
+                start_new_session=True,
+                cwd="/tmp",
+            )
             limit = self.cfg.max_output_bytes
             reads = asyncio.ensure_future(
-                asyncio.gather(_read_capped(proc.stdout, limit), _read_capped(proc.stderr, limit)))
+                asyncio.gather(_read_capped(proc.stdout, limit), _read_capped(proc.stderr, limit))
+            )
             timed_out = not await _exited(proc, t0 + timeout_s)
             wall = time.monotonic() - t0
             _kill_group(proc.pid)  # the timed-out snippet, or background processes it left behind
             await proc.wait()
             try:  # a daemon that left the process group may still hold the pipes: do not wait for it
                 (out, n_out), (err, n_err) = await asyncio.wait_for(reads, 2.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 (out, n_out), (err, n_err) = (b"", 0), (b"", 0)
         so, cut_o = with_marker(out.decode("utf-8", errors="replace"), n_out, len(out))
         se, cut_e = with_marker(err.decode("utf-8", errors="replace"), n_err, len(err))
-        return ExecResult(_status(proc.returncode, timed_out, se), so, se, proc.returncode, wall, cut_o or cut_e)
+        return ExecResult(
+            _status(proc.returncode, timed_out, se), so, se, proc.returncode, wall, cut_o or cut_e
+        )
 
 
 async def _exited(proc: asyncio.subprocess.Process, deadline: float) -> bool:

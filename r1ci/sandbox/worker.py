@@ -13,7 +13,8 @@ import logging
 import os
 import struct
 from collections import deque
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 STDERR_TAIL_LINES = 40
@@ -30,20 +31,25 @@ class WorkerLost(Exception):
 class Worker:
     """One bubblewrap'd zygote process speaking length-prefixed JSON over its stdin/stdout."""
 
-    def __init__(self, slot: int, build_argv: Callable[[dict[str, int]], list[str]], env: dict[str, str],
-                 data: dict[str, str]) -> None:
+    def __init__(
+        self,
+        slot: int,
+        build_argv: Callable[[dict[str, int]], list[str]],
+        env: dict[str, str],
+        data: dict[str, str],
+    ) -> None:
         """build_argv maps {in-jail path: fd} for the `data` files to the command line (bwrap.bwrap_argv)."""
         self.slot = slot
         self._build_argv, self._env, self._data = build_argv, env, data
-        self._proc: Optional[asyncio.subprocess.Process] = None
+        self._proc: asyncio.subprocess.Process | None = None
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-        self._stderr_task: Optional[asyncio.Task] = None
+        self._stderr_task: asyncio.Task | None = None
         self.executions = 0
         self.failed_imports: list[str] = []
         self.retired = False  # set by whoever first decides to replace this worker
 
     @property
-    def pid(self) -> Optional[int]:
+    def pid(self) -> int | None:
         """pid of the outer bwrap process (killing it tears the whole jail down: --die-with-parent)."""
         return self._proc.pid if self._proc else None
 
@@ -59,24 +65,31 @@ class Worker:
         fds = {dest: _memfd(dest, text) for dest, text in self._data.items()}
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                *self._build_argv(fds), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, env=self._env, pass_fds=tuple(fds.values()))
+                *self._build_argv(fds),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self._env,
+                pass_fds=tuple(fds.values()),
+            )
         finally:
             for fd in fds.values():
                 os.close(fd)
         self._stderr_task = asyncio.create_task(self._read_stderr())
         try:
             hello = await asyncio.wait_for(self._recv(), timeout_s)
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as e:
+        except (TimeoutError, asyncio.IncompleteReadError, ValueError) as e:
             await self.kill()
-            raise WorkerLost(f"worker {self.slot} failed to start ({e!r}): {self.stderr_tail()}", False) from e
+            raise WorkerLost(
+                f"worker {self.slot} failed to start ({e!r}): {self.stderr_tail()}", False
+            ) from e
         except BaseException:  # cancelled (pool closing): leave no jail behind
             await asyncio.shield(self.kill())
             raise
         self.failed_imports = list(hello["failed_imports"])
 
     async def execute(self, req_id: int, code: str, timeout_s: float, grace_s: float) -> dict[str, Any]:
-        """Run one snippet; the zygote enforces timeout_s, we give up (hung worker) after timeout_s + grace_s."""
+        """Run one snippet: the zygote enforces timeout_s; after timeout_s + grace_s the worker is hung."""
         if not self.alive:
             raise WorkerLost(f"worker {self.slot} is dead", delivered=False)
         assert self._proc is not None and self._proc.stdin is not None
@@ -88,10 +101,14 @@ class Worker:
             raise WorkerLost(f"worker {self.slot} closed its input: {e!r}", delivered=False) from e
         try:
             res = await asyncio.wait_for(self._recv(), timeout_s + grace_s)
-        except asyncio.TimeoutError as e:
-            raise WorkerLost(f"worker {self.slot} hung: no answer {grace_s:.0f} s past the timeout", True) from e
+        except TimeoutError as e:
+            raise WorkerLost(
+                f"worker {self.slot} hung: no answer {grace_s:.0f} s past the timeout", True
+            ) from e
         except (asyncio.IncompleteReadError, ValueError) as e:
-            raise WorkerLost(f"worker {self.slot} died mid-execution ({e!r}): {self.stderr_tail()}", True) from e
+            raise WorkerLost(
+                f"worker {self.slot} died mid-execution ({e!r}): {self.stderr_tail()}", True
+            ) from e
         if res.get("id") != req_id:
             raise WorkerLost(f"worker {self.slot} answered request {res.get('id')} for {req_id}", True)
         self.executions += 1
@@ -132,7 +149,7 @@ class Worker:
         if self._stderr_task is not None:
             try:
                 await asyncio.wait_for(self._stderr_task, 2.0)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 self._stderr_task.cancel()
 
 

@@ -24,7 +24,6 @@ import os
 import select
 import signal
 import struct
-import sys
 import time
 
 try:  # in the jail, the bootstrap registers child.py under this flat name
@@ -64,7 +63,7 @@ def send(fd: int, msg: dict) -> None:
     body = json.dumps(msg).encode()
     data = struct.pack(">I", len(body)) + body
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 # ---------------------------------------------------------------- children
@@ -162,7 +161,7 @@ class Child:
         data = b"R" + code.encode("utf-8", errors="surrogateescape")
         try:
             while data:
-                data = data[os.write(self.fds.code_w, data):]
+                data = data[os.write(self.fds.code_w, data) :]
         except BrokenPipeError:
             pass  # the child died in setup: its status byte says so
         os.close(self.fds.code_w)
@@ -210,10 +209,20 @@ def execute(s: dict, child: Child, code: str, timeout_s: float, prepare_next) ->
     finally:
         fds.close_ours()
     result, exit_code = classify(verdict, wstatus, bytes(status))
-    note = f"\n[r1ci sandbox: killed after {out.total + err.total} bytes of output]" if verdict == "runaway" else ""
-    return {"status": result, "exit_code": exit_code, "wall_s": wall,
-            "stdout": out.text(), "stderr": err.text() + note,
-            "stdout_bytes": out.total, "stderr_bytes": err.total}
+    note = (
+        f"\n[r1ci sandbox: killed after {out.total + err.total} bytes of output]"
+        if verdict == "runaway"
+        else ""
+    )
+    return {
+        "status": result,
+        "exit_code": exit_code,
+        "wall_s": wall,
+        "stdout": out.text(),
+        "stderr": err.text() + note,
+        "stdout_bytes": out.total,
+        "stderr_bytes": err.total,
+    }
 
 
 def _supervise(s: dict, child: Child, caps: dict, status: bytearray, deadline: float) -> str:
@@ -340,7 +349,7 @@ def warm_up(modules: list, code: str) -> list:
             failed.append(f"{name}: {e!r}")
     if code:
         try:
-            exec(compile(code, "<warmup>", "exec"), {"__name__": "__r1ci_warmup__"})
+            exec(compile(code, "<warmup>", "exec"), {"__name__": "__r1ci_warmup__"})  # noqa: S102 - from config
         except Exception as e:  # noqa: BLE001
             failed.append(f"warmup: {e!r}")
     gc.collect()
@@ -404,8 +413,15 @@ def serve(s: dict, rfd: int, wfd: int, home: Home) -> None:
             child = ready_child(s, home, spare)
             res = execute(s, child, req["code"], float(req["timeout_s"]), prepare_next)
         except Exception as e:  # noqa: BLE001 - the zygote's own failure: infra, never the snippet's
-            res = {"status": "infra_error", "exit_code": None, "wall_s": 0.0, "stdout": "",
-                   "stderr": f"sandbox worker error: {e!r}", "stdout_bytes": 0, "stderr_bytes": 0}
+            res = {
+                "status": "infra_error",
+                "exit_code": None,
+                "wall_s": 0.0,
+                "stdout": "",
+                "stderr": f"sandbox worker error: {e!r}",
+                "stdout_bytes": 0,
+                "stderr_bytes": 0,
+            }
         res["id"] = req["id"]
         try:
             send(wfd, res)

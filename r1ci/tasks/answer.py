@@ -14,16 +14,18 @@ def extract_answer(text: str | None) -> str | None:
     """
     if not text:
         return None
-    end = text.rfind(CLOSE)
+    end = text.rfind(CLOSE)  # the last ">>>": in a run like ">>>>" this is its final three characters
     if end < 0:
         return None
-    # In a run like ">>>>" the answer closes at the first three characters of the run.
-    while text.startswith(CLOSE, end - 1) and end > 0:
-        end -= 1
     start = text.rfind(OPEN, 0, end)
     if start < 0:
         return None
     inner = text[start + len(OPEN):end]
+    # "<<<<x>>>>": extra "<" before the opener are wrapping, so drop as many ">" from the end, and no more
+    # (an answer may itself end in ">", e.g. a Dyck word "] ] >").
+    extra = len(text[:start]) - len(text[:start].rstrip("<"))
+    while extra and inner.endswith(">"):
+        inner, extra = inner[:-1], extra - 1
     return _strip_quotes(inner.strip())
 
 

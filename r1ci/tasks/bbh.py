@@ -21,7 +21,7 @@ import os
 import random
 import re
 import urllib.request
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,7 @@ def load_examples(task: str) -> list[dict[str, str]]:
     return _read(path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_cached(path: str, mtime: float) -> tuple[dict[str, str], ...]:
     data = json.loads(Path(path).read_text())
     examples = data["examples"] if isinstance(data, dict) else None
@@ -132,7 +132,7 @@ def _download(task: str) -> Path:
         with urllib.request.urlopen(url, timeout=30) as resp:
             body = resp.read()
         json.loads(body)
-    except Exception as exc:  # noqa: BLE001 - any network or format failure means the same to the user
+    except Exception as exc:
         raise RuntimeError(f"BBH data for {task!r}: no local directory (set task_mix.bbh_dir, "
                            f"R1CI_BBH_DIR or r1ci.tasks.bbh.set_data_dir) and the download from {url} "
                            f"failed: {exc}") from exc
@@ -169,7 +169,7 @@ class BBHTask(TaskBase):
         return 1.0 if matches(answer, item.answer, item.meta["kind"], item.meta["options"]) else 0.0
 
 
-_OPTION = re.compile(r"^\(([A-Z])\)\s*(.*?)\s*$", re.M)
+_OPTION = re.compile(r"^\(([A-Z])\)\s*(.*?)\s*$", re.MULTILINE)
 
 
 def parse_options(text: str) -> dict[str, str]:

@@ -9,7 +9,8 @@
                                    step, data position, schedule, W&B run id, curriculum stage, ...)
 
 A job killed while saving leaves a tag dir without being named by `latest`, so resume never reads a
-half-written checkpoint.
+half-written checkpoint. Resume needs the world size the checkpoint was written with (ZeRO shards and
+per-rank RNG files are per rank).
 """
 
 from __future__ import annotations

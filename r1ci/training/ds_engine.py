@@ -21,9 +21,9 @@ _OP_CACHE = Path(sys.prefix) / "torch_extensions"  # filled by scripts/setup.sh 
 if _OP_CACHE.is_dir():
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(_OP_CACHE))
 
-import deepspeed  # noqa: E402  (after the env above, which DeepSpeed reads at import)
+import deepspeed  # after the env above: DeepSpeed picks its accelerator at import
 
-from r1ci.training.engine import EngineSpec, TrainEngine, load_model, make_optimizer, setup_distributed  # noqa: E402
+from r1ci.training.engine import EngineSpec, TrainEngine, load_model, make_optimizer, setup_distributed
 
 log = logging.getLogger(__name__)
 logging.getLogger("DeepSpeed").setLevel(logging.WARNING)  # its INFO lines drown the training log
@@ -51,8 +51,8 @@ class DeepSpeedEngine(TrainEngine):
         self._pre_step_norm: float | None = None
 
     @classmethod
-    def create(cls, spec: EngineSpec) -> "DeepSpeedEngine":
-        dist, device = setup_distributed("deepspeed")
+    def create(cls, spec: EngineSpec) -> DeepSpeedEngine:
+        dist, device = setup_distributed()
         deepspeed.init_distributed(dist_backend="nccl" if device.type == "cuda" else "gloo",
                                    auto_mpi_discovery=False)
         # Each rank loads the whole model, then ZeRO partitions it (14B bf16: 28 GB of host RAM per rank
@@ -85,13 +85,15 @@ class DeepSpeedEngine(TrainEngine):
         self._pre_step_norm = None
         return float("nan") if norm is None else norm
 
-    def full_state_dict(self) -> dict[str, torch.Tensor]:
+    def full_state_dict(self, rank0_only: bool = False) -> dict[str, torch.Tensor]:
+        keep = self.dist.is_main or not rank0_only
         out: dict[str, torch.Tensor] = {}
         for name, tensor in self.module.state_dict(keep_vars=True).items():
-            if hasattr(tensor, "ds_id"):  # a ZeRO-3 partitioned parameter: gather it alone
+            if hasattr(tensor, "ds_id"):  # a ZeRO-3 partitioned parameter: every rank gathers it, alone
                 with deepspeed.zero.GatheredParameters([tensor], modifier_rank=None):
-                    out[name] = tensor.data.detach().to("cpu", copy=True)
-            else:
+                    if keep:
+                        out[name] = tensor.data.detach().to("cpu", copy=True)
+            elif keep:
                 out[name] = tensor.detach().to("cpu", copy=True)
         return out
 

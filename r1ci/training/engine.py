@@ -56,7 +56,7 @@ class EngineSpec:
     adam_eps: float = 1e-8
 
     @classmethod
-    def from_cfg(cls, cfg: Any, model_path: str) -> "EngineSpec":
+    def from_cfg(cls, cfg: Any, model_path: str) -> EngineSpec:
         m, t = cfg.model, cfg.trainer
         dtype = m.dtype if torch.cuda.is_available() else "float32"  # CPU: no fast bf16 matmuls, fp32
         return cls(model_path=model_path, backend=t.backend, dtype=dtype, zero_stage=m.zero_stage,
@@ -97,8 +97,12 @@ class TrainEngine(ABC):
         """Set `lr`, clip to grad_clip, update, zero grads; return the global grad norm before clipping."""
 
     @abstractmethod
-    def full_state_dict(self) -> dict[str, torch.Tensor]:
-        """Consolidated weights on CPU, on EVERY rank (ZeRO-3: gathered one tensor at a time)."""
+    def full_state_dict(self, rank0_only: bool = False) -> dict[str, torch.Tensor]:
+        """Consolidated weights on CPU (ZeRO-3: gathered one tensor at a time; a collective call).
+
+        Every rank gets a copy (weight sync to a colocated rollout engine), or only rank 0 with
+        `rank0_only` (export: 7B in bf16 is 15 GB of host RAM per copy); the others get {}.
+        """
 
     def train(self, mode: bool = True) -> None:
         self.module.train(mode)
@@ -154,7 +158,7 @@ class TrainEngine(ABC):
 
     def save_pretrained(self, out_dir: Path, tokenizer: Any) -> None:
         """Final model in HF format (+ tokenizer), readable by other uids (a sandbox, vLLM, SLURM users)."""
-        state_dict = self.full_state_dict()
+        state_dict = self.full_state_dict(rank0_only=True)
         if self.dist.is_main:
             out_dir.mkdir(parents=True, exist_ok=True)
             self.module.save_pretrained(out_dir, state_dict=state_dict)
@@ -165,7 +169,7 @@ class TrainEngine(ABC):
 
 
 # ---------------------------------------------------------------------------------------------------
-def setup_distributed(backend: str) -> tuple[DistInfo, torch.device]:
+def setup_distributed() -> tuple[DistInfo, torch.device]:
     """Export rank/world/master from r1ci.distributed (torchrun or SLURM) for the backend to read.
 
     A single process gets a free port, so concurrent jobs on one machine never collide on 29500.

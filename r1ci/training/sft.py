@@ -134,18 +134,18 @@ class SFTTrainer:
         world = self.engine.dist.world_size
         # DeepSpeed averages gradients over ranks: scale each SUM so the average is the step's token-mean.
         scale = world / max(1, plan.n_loss_tokens)
-        loss_sum, n_tokens, flops = 0.0, 0, 0.0
+        loss_sum, n_tokens, flops = torch.zeros(()), 0, 0.0
         for j, micro in enumerate(plan.micro):
             mb = collate(self.examples, micro, self.pad_id)
             logp = self.engine.forward_logprobs(mb.input_ids, mb.attention_mask)
             nll = masked_nll_sum(logp, shift_mask(mb.loss_mask).to(logp.device))
             self.engine.backward(nll * scale, last_micro_batch=j == len(plan.micro) - 1)
-            loss_sum += float(nll.detach())
+            loss_sum = loss_sum.to(nll.device) + nll.detach()  # no host sync per micro-batch
             n_tokens += 0 if micro.dummy else int(mb.attention_mask.sum())
             flops += train_flops(*self._shape, *mb.input_ids.shape)
         grad_norm = self.engine.step(lr)
         seconds = time.perf_counter() - t0
-        loss_sum, n_tokens, flops = (self.engine.all_reduce_sum(x) for x in (loss_sum, n_tokens, flops))
+        loss_sum, n_tokens, flops = (self.engine.all_reduce_sum(float(x)) for x in (loss_sum, n_tokens, flops))
         return StepMetrics(loss=loss_sum / max(1, plan.n_loss_tokens), grad_norm=grad_norm, lr=lr,
                            n_tokens=int(n_tokens), n_loss_tokens=plan.n_loss_tokens, seconds=seconds,
                            tflops=flops / seconds / 1e12,

@@ -23,8 +23,8 @@ class TorchEngine(TrainEngine):
         self.optimizer = optimizer
 
     @classmethod
-    def create(cls, spec: EngineSpec) -> "TorchEngine":
-        dist, device = setup_distributed("torch")
+    def create(cls, spec: EngineSpec) -> TorchEngine:
+        dist, device = setup_distributed()
         if dist.world_size > 1:
             raise RuntimeError("trainer.backend=torch runs one process; use trainer.backend=deepspeed for more")
         # Master weights stay fp32; bf16 only as autocast on GPU (no fp32 copy kept by an optimizer here).
@@ -49,7 +49,7 @@ class TorchEngine(TrainEngine):
         self.optimizer.zero_grad(set_to_none=True)
         return float(norm)
 
-    def full_state_dict(self) -> dict[str, torch.Tensor]:
+    def full_state_dict(self, rank0_only: bool = False) -> dict[str, torch.Tensor]:  # one process: rank 0
         return {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
 
     def _save_files(self, tag_dir: Path) -> None:

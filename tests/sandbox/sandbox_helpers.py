@@ -14,7 +14,7 @@ HOST_SECRET = "r1ci-test-secret-5b1f0c"
 
 def small_config(**overrides) -> SandboxConfig:
     """The test sandbox: 2 workers, 2 s default timeout, 1 GB address space."""
-    base = dict(kind="local", pool_size=2, timeout_s=2.0, memory_mb=1024, max_output_bytes=4096)
+    base = {"kind": "local", "pool_size": 2, "timeout_s": 2.0, "memory_mb": 1024, "max_output_bytes": 4096}
     base.update(overrides)
     return SandboxConfig(**base)
 
@@ -85,6 +85,10 @@ def zygote_pid(worker_pid: int) -> int:
         status = _read(f"/proc/{p}/status").decode()
         ppid = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), "0")
         argv = _read(f"/proc/{p}/cmdline").split(b"\0")
-        if b"python" in argv[0] and b"r1ci_sandbox_zygote" in argv[4] and b"bwrap" in _read(f"/proc/{ppid}/cmdline"):
+        if (
+            b"python" in argv[0]
+            and b"r1ci_sandbox_zygote" in argv[4]
+            and b"bwrap" in _read(f"/proc/{ppid}/cmdline")
+        ):
             return p
     raise LookupError(f"no zygote under {worker_pid}")

@@ -47,7 +47,14 @@ async def test_results_keep_request_order_and_counters_count_every_status():
         results = await sb.run_many(codes, timeout_s=3.0)
         assert [r.stdout for r in results[:10]] == [f"{i}\n" for i in range(10)]
         assert [r.status for r in results[10:]] == ["error", "timeout", "oom", "killed"]
-        assert dict(sb.counters) == {"ok": 10, "error": 1, "timeout": 1, "oom": 1, "killed": 1, "infra_error": 0}
+        assert dict(sb.counters) == {
+            "ok": 10,
+            "error": 1,
+            "timeout": 1,
+            "oom": 1,
+            "killed": 1,
+            "infra_error": 0,
+        }
         metrics = sb.counters.as_metrics()
         assert set(metrics) == {f"sandbox/{s}" for s in STATUSES} | {"sandbox/total"}
         assert metrics["sandbox/total"] == 14
@@ -149,11 +156,13 @@ async def test_a_child_that_fails_its_setup_is_an_infra_error_not_the_codes_faul
 
 
 async def test_scientific_stack_works_under_the_limits():
-    code = ("import numpy as np, sympy\n"
-            "a = np.random.default_rng(1).random((300, 300))\n"
-            "print(np.linalg.eigvalsh(a + a.T).shape, np.linalg.solve(a, a @ np.ones(300)).round(6).max())\n"
-            "x = sympy.Symbol('x')\nprint(sympy.integrate(sympy.sin(x) ** 2, (x, 0, sympy.pi)))\n"
-            "open('helper.py', 'w').write('K = 7')\nimport helper\nprint(helper.K)")
+    code = (
+        "import numpy as np, sympy\n"
+        "a = np.random.default_rng(1).random((300, 300))\n"
+        "print(np.linalg.eigvalsh(a + a.T).shape, np.linalg.solve(a, a @ np.ones(300)).round(6).max())\n"
+        "x = sympy.Symbol('x')\nprint(sympy.integrate(sympy.sin(x) ** 2, (x, 0, sympy.pi)))\n"
+        "open('helper.py', 'w').write('K = 7')\nimport helper\nprint(helper.K)"
+    )
     async with make_sandbox(small_config(pool_size=1)) as sb:
         res = await sb.run(code, timeout_s=20)
     assert (res.status, res.stdout) == ("ok", "(300,) 1.0\npi/2\n7\n"), res

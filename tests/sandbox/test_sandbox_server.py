@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Self
 
 import httpx
 import pytest
@@ -44,10 +45,11 @@ class InProcessServer:
     def __init__(self, app) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error",
-                                                    lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error", lifespan="off")
+        )
 
-    async def __aenter__(self) -> "InProcessServer":
+    async def __aenter__(self) -> Self:
         self.task = asyncio.create_task(self.server.serve())
         while not self.server.started:
             await asyncio.sleep(0.01)
@@ -75,9 +77,21 @@ def stage_server(tmp_path):
     port = free_port()
     env = {**os.environ, "R1CI_SANDBOX_TOKEN": "s3cret", "WANDB_MODE": "disabled"}
     proc = subprocess.Popen(
-        [sys.executable, "launch.py", "stage=sandbox_server", f"sandbox.port={port}", "sandbox.pool_size=2",
-         f"paths.root={tmp_path}", "logger=none"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "launch.py",
+            "stage=sandbox_server",
+            f"sandbox.port={port}",
+            "sandbox.pool_size=2",
+            f"paths.root={tmp_path}",
+            "logger=none",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -98,8 +112,9 @@ async def test_stage_server_serves_a_remote_client(stage_server, monkeypatch):
     monkeypatch.setenv("R1CI_SANDBOX_TOKEN", "s3cret")
     cfg = compose(["sandbox=remote", f"sandbox.servers=[{url}]", "sandbox.timeout_s=5"])
     async with make_sandbox(cfg.sandbox) as sb:
-        ok, err, slow = await sb.run_many(["print(sum(range(10)))", "1/0", "import time; time.sleep(9)"],
-                                          timeout_s=2.0)
+        ok, err, slow = await sb.run_many(
+            ["print(sum(range(10)))", "1/0", "import time; time.sleep(9)"], timeout_s=2.0
+        )
         many = await sb.run_many([f"print({i} * {i})" for i in range(40)])
     assert (ok.status, ok.stdout) == ("ok", "45\n")
     assert err.status == "error" and "ZeroDivisionError" in err.stderr
@@ -142,10 +157,12 @@ async def test_server_requires_the_token_when_set():
 async def test_client_retries_infra_errors_and_dead_servers_elsewhere():
     cfg = SandboxConfig(pool_size=1)
     dead = f"http://127.0.0.1:{free_port()}"
-    async with InProcessServer(build_app(FakeSandbox(cfg, status="infra_error"), cfg, None)) as broken, \
-            InProcessServer(build_app(FakeSandbox(cfg), cfg, None)) as good:
-        async with make_sandbox(remote_cfg(dead, broken.url, good.url)) as sb:
-            results = await sb.run_many([f"code-{i}" for i in range(12)])
+    async with (
+        InProcessServer(build_app(FakeSandbox(cfg, status="infra_error"), cfg, None)) as broken,
+        InProcessServer(build_app(FakeSandbox(cfg), cfg, None)) as good,
+        make_sandbox(remote_cfg(dead, broken.url, good.url)) as sb,
+    ):
+        results = await sb.run_many([f"code-{i}" for i in range(12)])
     assert [r.stdout for r in results] == [f"code-{i}" for i in range(12)]
     assert all(r.status == "ok" for r in results)
     assert sb.failovers > 0 and sb.counters["infra_error"] == 0
@@ -153,22 +170,26 @@ async def test_client_retries_infra_errors_and_dead_servers_elsewhere():
 
 async def test_client_never_loses_a_request_when_a_server_dies_mid_flight():
     cfg = SandboxConfig(pool_size=8)
-    async with InProcessServer(build_app(FakeSandbox(cfg, delay=1.0), cfg, None)) as doomed, \
-            InProcessServer(build_app(FakeSandbox(cfg, delay=0.05), cfg, None)) as survivor:
-        async with make_sandbox(remote_cfg(doomed.url, survivor.url)) as sb:
-            pending = asyncio.create_task(sb.run_many([f"req-{i}" for i in range(10)]))
-            await asyncio.sleep(0.3)
-            await doomed.kill()
-            results = await pending
+    async with (
+        InProcessServer(build_app(FakeSandbox(cfg, delay=1.0), cfg, None)) as doomed,
+        InProcessServer(build_app(FakeSandbox(cfg, delay=0.05), cfg, None)) as survivor,
+        make_sandbox(remote_cfg(doomed.url, survivor.url)) as sb,
+    ):
+        pending = asyncio.create_task(sb.run_many([f"req-{i}" for i in range(10)]))
+        await asyncio.sleep(0.3)
+        await doomed.kill()
+        results = await pending
     assert [r.stdout for r in results] == [f"req-{i}" for i in range(10)]
     assert all(r.status == "ok" for r in results)
 
 
 async def test_busy_servers_are_retried_until_they_have_room():
     cfg = SandboxConfig(pool_size=1, max_queue=1)
-    async with InProcessServer(build_app(FakeSandbox(cfg, delay=0.1), cfg, None)) as server:
-        async with make_sandbox(remote_cfg(server.url)) as sb:
-            results = await sb.run_many([f"r{i}" for i in range(8)])
+    async with (
+        InProcessServer(build_app(FakeSandbox(cfg, delay=0.1), cfg, None)) as server,
+        make_sandbox(remote_cfg(server.url)) as sb,
+    ):
+        results = await sb.run_many([f"r{i}" for i in range(8)])
     assert [r.stdout for r in results] == [f"r{i}" for i in range(8)]
 
 
@@ -179,8 +200,10 @@ async def test_remote_needs_a_server():
 
 async def test_server_with_a_real_pool_in_process():
     cfg = small_config()
-    async with make_sandbox(cfg) as local:
-        async with InProcessServer(build_app(local, cfg, None)) as server:
-            async with make_sandbox(remote_cfg(server.url)) as sb:
-                res = await sb.run("import numpy as np; print(int(np.arange(5).sum()))")
+    async with (
+        make_sandbox(cfg) as local,
+        InProcessServer(build_app(local, cfg, None)) as server,
+        make_sandbox(remote_cfg(server.url)) as sb,
+    ):
+        res = await sb.run("import numpy as np; print(int(np.arange(5).sum()))")
     assert (res.status, res.stdout) == ("ok", "10\n")

@@ -19,9 +19,16 @@ async def test_unsafe_warns_loudly_and_runs(caplog):
         sb = make_sandbox(small_config(kind="unsafe"))
     assert "WITHOUT ISOLATION" in caplog.text
     async with sb:
-        ok, err, slow, flood, bg = await sb.run_many([
-            "print(2 + 2)", "1/0", "import time; time.sleep(30)", "print('w' * 100000)",
-            "import subprocess; subprocess.Popen(['sleep', '987656']); print('bg')"], timeout_s=3.0)
+        ok, err, slow, flood, bg = await sb.run_many(
+            [
+                "print(2 + 2)",
+                "1/0",
+                "import time; time.sleep(30)",
+                "print('w' * 100000)",
+                "import subprocess; subprocess.Popen(['sleep', '987656']); print('bg')",
+            ],
+            timeout_s=3.0,
+        )
     assert (ok.status, ok.stdout) == ("ok", "4\n")
     assert err.status == "error" and "ZeroDivisionError" in err.stderr
     assert slow.status == "timeout"

@@ -36,3 +36,13 @@ def test_unterminated_last_marker_falls_back_to_previous_complete_one():
 def test_huge_input_is_fast_and_safe():
     text = "<<<" * 100_000 + "x" + ">>>" * 100_000
     assert extract_answer(text) == "x"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("<<<] ] >>>>", "] ] >"),  # a Dyck answer ending in ">" keeps it
+    ("<<<a -> b>>>", "a -> b"),
+    ("<<<<<x>>>>>", "x"),
+    ("<<<<x>>>>>", "x>"),  # one extra "<" wraps one ">"; the other belongs to the answer
+])
+def test_closing_angle_brackets_inside_answers(text, expected):
+    assert extract_answer(text) == expected

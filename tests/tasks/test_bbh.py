@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from r1ci.tasks import ANSWER_INSTRUCTION, TaskItem, extract_answer, get_task, list_tasks
-from r1ci.tasks import bbh
+from r1ci.tasks import ANSWER_INSTRUCTION, TaskItem, bbh, extract_answer, get_task, list_tasks
 from r1ci.tasks.bbh import BBH_TASKS, TASK_KINDS, load_examples, matches, set_data_dir
 from r1ci.tasks.reasoning_gym import RG_TASKS
 from r1ci.tasks.symbench import SYMBENCH_TASKS
@@ -34,9 +33,9 @@ def wrong_answer(item: TaskItem) -> str:
     """A well-formed answer of the task's kind that differs from the target."""
     kind, target = item.meta["kind"], item.answer
     if kind == "choice":
-        return next(f"({k})" for k in item.meta["options"] if f"({k})" != target) if item.meta["options"] \
-            else "(Z)"
-    flips = {"true": "False", "false": "True", "yes": "No", "no": "Yes", "valid": "invalid", "invalid": "valid"}
+        return next((f"({k})" for k in item.meta["options"] if f"({k})" != target), "(Z)")
+    flips = {"true": "False", "false": "True", "yes": "No", "no": "Yes",
+             "valid": "invalid", "invalid": "valid"}
     if target.lower() in flips:
         return flips[target.lower()]
     if kind == "number":
@@ -87,7 +86,7 @@ def test_choice_spellings():
     item = next(it for it in get_task("date_understanding").generate(250, 0) if it.answer == "(B)")
     text_b = item.meta["options"]["B"]
     task = get_task("date_understanding")
-    for ok in ("(B)", "B", "b", "B)", "B.", "(b)", f"(B) {text_b}", text_b, f"**(B)**", f"'{text_b}'"):
+    for ok in ("(B)", "B", "b", "B)", "B.", "(b)", f"(B) {text_b}", text_b, "**(B)**", f"'{text_b}'"):
         assert task.score(ok, item) == 1.0, ok
     for bad in ("(A)", "A", f"(A) {text_b}", "(B) 13/13/1313", "B C", item.meta["options"]["A"]):
         assert task.score(bad, item) == 0.0, bad

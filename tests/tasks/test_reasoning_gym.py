@@ -11,7 +11,13 @@ import pytest
 from r1ci.tasks import ANSWER_INSTRUCTION, TaskItem, extract_answer, get_task, list_tasks
 from r1ci.tasks.bbh import BBH_TASKS
 from r1ci.tasks.reasoning_gym import (
-    EXCLUDED, RG_TASKS, _rubiks_gate, _rush_hour_gate, _sympy_gate, example_solution, rg_score,
+    EXCLUDED,
+    RG_TASKS,
+    _rubiks_gate,
+    _rush_hour_gate,
+    _sympy_gate,
+    example_solution,
+    rg_score,
 )
 from r1ci.tasks.symbench import SYMBENCH_TASKS
 
@@ -21,7 +27,8 @@ PLAN_CHECKED = {"graph_color", "propositional_logic", "rubiks_cube", "rush_hour"
 VERIFIED = PLAN_CHECKED | {"jugs", "sokoban", "countdown", "word_ladder", "shortest_path", "quantum_lock",
                            "kakurasu", "cryptarithm", "tower_of_hanoi", "palindrome_generation"}
 HOSTILE = [
-    "", " ", "\n\n", "x" * 1_000_000, "9" * 19_999, "[" * 5000 + "]" * 5000, "(" * 5000, "<<<>>>", "None",
+    "", " ", "\n\n", "x" * 1_000_000, "9" * 99_999, "x" * 99_999, "[" * 5000 + "]" * 5000, "(" * 5000,
+    "<<<>>>", "None",
     "__import__('os').system('echo hostile')", "9**9**9**9", "(9**999)**999", "x**(10**10)", "1e999999999",
     "nan", "1/0", "A+999999999 B-999999999", "U999999999 R" + "9" * 5000, "```python\nprint(1)\n```",
     "{'a': [1, {2: (3,)}]}", "[[1, 2], [3, [4, [5]]]]", "\x00\x01", "💥" * 1000, "exp(exp(exp(exp(100))))",

@@ -10,7 +10,10 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections import deque
 
@@ -52,6 +55,18 @@ def test_registered_seeded_and_serialisable(name):
     assert hard == [it.to_dict() for it in task.generate(2, seed=7, **task.harder)]
     with pytest.raises(TypeError):
         task.generate(1, seed=0, no_such_knob=3)
+
+
+def test_generation_independent_of_hash_seed():
+    """Items must not depend on set/dict iteration order of strings (PYTHONHASHSEED)."""
+    code = ("import json; from r1ci.tasks import get_task\n"
+            f"print(json.dumps([[i.to_dict() for i in get_task(n).generate(2, seed=5)] for n in {PART1!r}]))")
+    here = json.loads(json.dumps([[i.to_dict() for i in get_task(n).generate(2, seed=5)] for n in PART1]))
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                             timeout=120, check=True).stdout
+        assert json.loads(out) == here
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def launch(repo_root: Path, *overrides: str, env: dict | None = None, timeout: i
         cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={torchrun}",
                "--standalone", *cmd[1:]]
     return subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=timeout,
-                          env=env or clean_env())
+                          env=env or clean_env(), check=False)
 
 
 @pytest.fixture(scope="session")

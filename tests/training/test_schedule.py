@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -25,7 +26,7 @@ def test_cosine_decays_to_zero_one_step_after_the_end():
     assert cosine(9) == pytest.approx(0.5e-5 * (1 + math.cos(math.pi * 7 / 8)))
     assert cosine(10) == pytest.approx(0.0, abs=1e-20)
     values = [cosine(s) for s in range(2, 10)]
-    assert all(a > b for a, b in zip(values, values[1:])) and values[-1] > 0
+    assert all(a > b for a, b in itertools.pairwise(values)) and values[-1] > 0
 
 
 def test_constant_schedule_and_min_lr():

@@ -79,7 +79,7 @@ def test_over_long_conversations_are_dropped_and_counted(tiny_tokenizer):
 
 def test_step_plans_cover_each_example_once_per_epoch_on_every_rank_layout(tiny_tokenizer):
     examples, _ = tokenize_conversations(tiny_tokenizer, make_conversations(11), 10_000)
-    kw = dict(epoch=1, seed=3, global_batch=4, micro_batch=1)
+    kw = {"epoch": 1, "seed": 3, "global_batch": 4, "micro_batch": 1}
     for world in (1, 2, 3):
         plans = [plan_epoch(examples, rank=r, world_size=world, **kw) for r in range(world)]
         assert len({len(p) for p in plans}) == 1 and len(plans[0]) == 3  # 4 + 4 + 3

@@ -6,19 +6,20 @@ from typing import Any
 
 
 def reload_weights(llm_engine: Any, named_tensors: dict[str, Any]) -> None:
-    """Load `named_tensors` (HF names) into the engine's model via the worker's own weight loader.
+    """Load `named_tensors` (HF names) into the engine's model with the worker's in-place reloader.
 
-    Runs in-process (uni executor): `apply_model` hands us the nn.Module, so tensors never cross an RPC
-    boundary (passing tensors to collective_rpc kills the engine: stack-notes.md). After loading, the
-    CPU-prepacked lm_head is repacked when it shares storage with the embeddings (vLLM-CPU bug).
+    Runs in-process (uni executor): the callable reaches the worker directly and the tensors travel in its
+    closure, never as RPC arguments (passing tensors to collective_rpc kills the engine: stack-notes.md).
+    `model.load_weights` alone fails after vLLM's post-load processing; `reload_weights` redoes it. Then
+    the CPU-prepacked lm_head is repacked when it shares storage with the embeddings (vLLM-CPU bug).
     """
     items = list(named_tensors.items())
 
-    def _load(model: Any) -> None:
-        model.load_weights(iter(items))
-        _repack_tied_lm_head(model)
+    def _reload(worker: Any) -> None:
+        worker.model_runner.reload_weights(weights_iterator=iter(items))
+        _repack_tied_lm_head(worker.model_runner.get_model())
 
-    llm_engine.apply_model(_load)
+    llm_engine.collective_rpc(_reload)
     llm_engine.reset_prefix_cache()  # cached KV was computed with the old weights
 
 

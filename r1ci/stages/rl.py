@@ -1,0 +1,93 @@
+"""Stage rl: GRPO of the policy on the training tasks' items (paper section "RL").
+
+Starts from `trainer.init_model` (an SFT run's model/ dir; default: model.path), which is also the
+frozen KL reference. Items: `<paths.input_dir>/train.jsonl` when given, else generated like prepare_data.
+Writes, in the run's output dir:
+    checkpoints/   every trainer.save_every steps and at the end (resume: rerun the same command)
+    model/         the final policy in HF format (stage=eval loads it)
+    rl_history.json  per-step metrics (also in the W&B run)
+
+    python launch.py stage=rl model=tiny task_mix=smoke trainer.steps=20 trainer.init_model=<sft>/model
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from omegaconf import DictConfig
+
+from r1ci.curriculum.sampler import AllSamples
+from r1ci.logging import finish_wandb, init_wandb
+from r1ci.models.tiny import resolve_model_path
+from r1ci.rollout.engines import make_engine
+from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, Style
+from r1ci.rollout.reward import RewardWeights
+from r1ci.runtime import output_dir, seed_everything
+from r1ci.sandbox import make_sandbox
+from r1ci.tasks.mix import load_items
+from r1ci.training.checkpoint import CHECKPOINTS
+from r1ci.training.engine import EngineSpec, build_engine
+from r1ci.training.grpo import GRPOHyper, GRPOTrainer, steps_for
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> dict:
+    # compose: where things are
+    out = output_dir(cfg)
+    seed_everything(cfg.seed)
+    model_path = cfg.trainer.init_model or resolve_model_path(cfg.model, cfg.paths.cache_dir)
+    items = load_items(cfg, "train")
+    if not items:
+        raise ValueError("no training items: check task_mix")
+    hp = GRPOHyper.from_cfg(cfg, steps_for(cfg))
+
+    # build: trainer engine, frozen reference, rollout engine, logger
+    engine = build_engine(EngineSpec.from_cfg(cfg, model_path))
+    reference = _reference(model_path, engine) if cfg.trainer.kl_coef > 0 else None
+    rollout_engine = make_engine(cfg, model_path=model_path)
+    wb = init_wandb(cfg, out, job_type="rl")
+    try:
+        state, history = asyncio.run(_fit(cfg, hp, engine, rollout_engine, reference, items, out, wb))
+    finally:
+        rollout_engine.close()
+
+    # write
+    from transformers import AutoTokenizer
+
+    engine.save_pretrained(out / "model", AutoTokenizer.from_pretrained(model_path))
+    if engine.dist.is_main:
+        (out / "rl_history.json").write_text(json.dumps(history, indent=1))
+    finish_wandb(wb)
+    first, last = _mean_reward(history[: max(1, len(history) // 4)]), _mean_reward(history[-max(1, len(history) // 4):])
+    return {"out_dir": str(out), "model_dir": str(out / "model"), "steps": state.step,
+            "reward_first_quarter": first, "reward_last_quarter": last, "metric": last}
+
+
+async def _fit(cfg, hp, engine, rollout_engine, reference, items, out, wb):
+    tok = rollout_engine.tokenizer
+    async with make_sandbox(cfg.sandbox) as sandbox:
+        trainer = GRPOTrainer(
+            engine=engine, rollout_engine=rollout_engine, sandbox=sandbox, reference=reference, items=items,
+            schedule=AllSamples(len(items)), style=Style.from_cfg(cfg, cfg.rollout.style),
+            fmt=InterpreterFormatter(tok, cfg.rollout.max_exec_output_tokens), limits=LoopLimits.from_cfg(cfg),
+            weights=RewardWeights.from_cfg(cfg.rollout), hp=hp, ckpt_root=out / CHECKPOINTS, wandb_run=wb,
+            pad_id=tok.pad_token_id)
+        state = await trainer.fit()
+    return state, trainer.history
+
+
+def _reference(model_path: str, engine):
+    """The frozen KL reference: the starting policy, in the trainer's dtype and device."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    ref = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, engine.spec.dtype))
+    ref.to(engine.device).eval().requires_grad_(False)
+    return ref
+
+
+def _mean_reward(rows: list[dict]) -> float:
+    return sum(r["reward/mean"] for r in rows) / max(1, len(rows))

