@@ -196,7 +196,7 @@ def start_server(port: int, out_dir: Path) -> subprocess.Popen:
 
 # ---------------------------------------------------------------- driver
 @contextlib.asynccontextmanager
-async def runners(tmp: Path):
+async def runners(tmp: Path, health: dict):
     """All four ways to run code, started once. The cells are then measured mode after mode for each
     (snippet, concurrency), so that a change in the machine's load hits every mode alike."""
     port = free_port()
@@ -212,14 +212,20 @@ async def runners(tmp: Path):
                     "pool": sandbox_runner(pool),
                     "http": sandbox_runner(http),
                 }
+                health.update(
+                    pool_counters=dict(pool.counters),
+                    pool_restarts=pool.restarts,
+                    http_counters=dict(http.counters),
+                    http_failovers=http.failovers,
+                )
     finally:
         server.terminate()
         server.wait(30)
 
 
-async def sweep(args, tmp: Path) -> list[Cell]:
+async def sweep(args, tmp: Path, health: dict) -> list[Cell]:
     cells = []
-    async with runners(tmp) as run:
+    async with runners(tmp, health) as run:
         for name in SNIPPETS:
             for conc in CONCURRENCY:
                 for mode in MODES:
@@ -280,10 +286,11 @@ async def main() -> None:
         args.budget = 1.0
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:  # the server stage's Hydra output dir
-        cells = await sweep(args, Path(tmp))
+        health: dict = {}
+        cells = await sweep(args, Path(tmp), health)
     print("\n" + table(cells))
     checks = targets(cells)
-    print()
+    print(f"\nsandbox health: {health}\n")
     for name, res in checks.items():
         print(f"{'MET ' if res['met'] else 'MISS'}  {name}: {res['value']}")
     record = {
@@ -298,6 +305,7 @@ async def main() -> None:
         },
         "budget_s": args.budget,
         "cells": [asdict(c) for c in cells],
+        "sandbox_health": health,
         "targets": checks,
     }
     args.out.mkdir(parents=True, exist_ok=True)

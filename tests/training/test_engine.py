@@ -68,6 +68,7 @@ def test_deepspeed_matches_plain_torch(tmp_path, cache_dir):
     (l_torch, w_torch), (l_ds, w_ds) = results["torch"], results["deepspeed"]
     assert l_torch == pytest.approx(l_ds, abs=1e-5)
     diff = max((w_torch[k] - w_ds[k]).abs().max().item() for k in w_torch)
+    print(f"ZeRO-2 vs plain torch after 3 steps: max abs weight diff = {diff}")
     assert diff < 1e-5, diff
 
 
