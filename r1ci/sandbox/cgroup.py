@@ -39,6 +39,7 @@ class MemoryCgroup:
             try:
                 if v2:
                     _enable_memory_controller(root / GROUP)
+                _remove_stale(root / GROUP)
                 path.mkdir(parents=True, exist_ok=True)
                 group = cls(path, v2)
                 group.set_limit(limit_bytes)
@@ -94,6 +95,19 @@ def _usable(root: Path, v2: bool) -> bool:
             controllers.exists() and "memory" in controllers.read_text().split() and os.access(root, os.W_OK)
         )
     return (root / "memory.limit_in_bytes").exists() and os.access(root, os.W_OK)
+
+
+def _remove_stale(group: Path) -> None:
+    """Empty cgroups left by pools whose process is gone (killed before it could clean up)."""
+    if not group.is_dir():
+        return
+    for sub in group.iterdir():
+        owner = sub.name.split("-")[0]
+        if sub.is_dir() and owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            try:
+                sub.rmdir()
+            except OSError:
+                pass  # still has processes: leave it
 
 
 def _enable_memory_controller(group: Path) -> None:

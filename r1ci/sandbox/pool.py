@@ -4,6 +4,7 @@ Forking a child off a worker that has already imported numpy/sympy costs a few m
 fresh interpreter costs ~160 ms (stack-notes.md). Dead, hung or confused workers are replaced in the
 background; a request whose worker died *before* receiving it is retried on another worker, one whose
 worker died *while* running it returns `infra_error` (counted, never shown to the reward as `error`).
+Each worker's processes share a memory cgroup (cgroup.py) where the host allows it. See docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -165,6 +166,9 @@ class LocalSandbox(Sandbox):
             return self._idle.popleft()
 
     async def _release(self, worker: Worker) -> None:
+        if not worker.alive:  # died right after answering: replace it instead of queueing a corpse
+            self._retire(worker)
+            return
         async with self._cond:
             if self._closed:
                 return

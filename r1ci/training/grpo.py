@@ -26,6 +26,7 @@ import torch
 
 from r1ci import requeue
 from r1ci.curriculum.sampler import Schedule, batch_indices
+from r1ci.logging import finish_wandb
 from r1ci.rollout.engines.base import Engine, Sampling
 from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
 from r1ci.rollout.reward import RewardWeights, compute_reward
@@ -136,8 +137,6 @@ class GRPOTrainer:
                 if state.step % self.hp.save_every == 0 or state.step == self.hp.steps or stop:
                     self.engine.save_checkpoint(self.ckpt_root, state.step, asdict(state))
                 if stop:
-                    from r1ci.logging import finish_wandb
-
                     finish_wandb(self.run)
                     requeue.requeue_and_exit()
                 if state.step == kill_after:

@@ -24,6 +24,8 @@ import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from r1ci import requeue
+from r1ci.logging import finish_wandb
 from r1ci.training.engine import TrainEngine
 from r1ci.training.losses import masked_nll_sum, shift_mask
 from r1ci.training.metrics import peak_flops, train_flops
@@ -109,8 +111,8 @@ class SFTTrainer:
         kill_after = int(os.environ.get(KILL_ENV, "0"))
         main = self.engine.dist.is_main
         self.engine.train()
-        with logging_redirect_tqdm(), tqdm(total=state.total_steps, initial=state.step, desc="sft", unit="step",
-                                           disable=not main) as bar:
+        with requeue.deferred(), logging_redirect_tqdm(), tqdm(
+                total=state.total_steps, initial=state.step, desc="sft", unit="step", disable=not main) as bar:
             while state.step < state.total_steps:
                 lr = lr_at(state.step, peak_lr=self.hp.lr, total_steps=state.total_steps,
                            warmup_steps=state.warmup_steps, kind=self.hp.lr_schedule)
@@ -122,8 +124,12 @@ class SFTTrainer:
                 bar.set_postfix(loss=f"{metrics.loss:.4f}", lr=f"{lr:.2g}")
                 if main:
                     log.info(metrics.line(state.step, state.total_steps))
-                if state.step % self.hp.save_every == 0 or state.step == state.total_steps:
+                stop = requeue.stop_requested()  # SLURM preemption/timeout: checkpoint now, then requeue
+                if state.step % self.hp.save_every == 0 or state.step == state.total_steps or stop:
                     self.engine.save_checkpoint(self.ckpt_root, state.step, asdict(state))
+                if stop:
+                    finish_wandb(self.run)
+                    requeue.requeue_and_exit()
                 if state.step == kill_after:
                     os.kill(os.getpid(), signal.SIGKILL)
         return state

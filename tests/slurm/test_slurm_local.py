@@ -105,3 +105,49 @@ def test_preempted_job_checkpoints_requeues_and_resumes_the_same_wandb_run(slurm
     logged = [[h["cluster_check/step"] for h in r["history"]] for r in runs]
     cut = signal_ckpt["step"]
     assert logged == [list(range(1, cut + 1)), list(range(cut + 1, steps + 1))]  # one run, no step twice
+
+
+def _conversations(n: int) -> list[dict]:
+    """Small multi-turn conversations in stage=synth's format (r1ci/rollout/conversation.py)."""
+    rows = []
+    for i in range(n):
+        a, b = 100 + i, 7 + i % 13
+        rows.append({"item_id": f"q{i}", "task": "number_multiply", "messages": [
+            {"role": "system", "content": "You may run code."},
+            {"role": "user", "content": f"What is {a} * {b}?"},
+            {"role": "assistant", "content": f"Let me compute.\n```python\nprint({a} * {b})\n```\n"},
+            {"role": "interpreter", "content": f"Code Execution Results:\n{a * b}\n"},
+            {"role": "assistant", "content": f"So <<<{a * b}>>>"}]})
+    return rows
+
+
+def test_preempted_sft_job_checkpoints_requeues_and_resumes(slurm_env, job_name, tmp_path):
+    data = tmp_path / "synth"
+    data.mkdir()
+    (data / "sft.jsonl").write_text("\n".join(json.dumps(r) for r in _conversations(64)) + "\n")
+    steps = 64 // 4 * 20  # global batch 4, 20 epochs
+    proc = subprocess.Popen(
+        launch_cmd("stage=sft", f"paths.input_dir={data}", f"paths.root={tmp_path / 'runs'}",
+                   "trainer.global_batch_size=4", "model.micro_batch_size=4", "trainer.epochs=20",
+                   "trainer.save_every=40", "trainer.lr=1e-3", f"hydra.launcher.name={job_name}"),
+        cwd=REPO, env={**os.environ, **slurm_env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        ckpts = _wait_for(lambda: next((tmp_path / "runs").rglob("checkpoints/latest"), None), 240,
+                          "the first periodic checkpoint")
+        out = ckpts.parent.parent
+        job_id = _wait_for(lambda: [p.name.split("_")[0] for p in tmp_path.rglob("*_submitted.pkl")], 30,
+                           "the job id")[0]
+        subprocess.run(["scancel", "--signal=USR2", job_id], env={**os.environ, **slurm_env}, check=True)
+        _, stderr = proc.communicate(timeout=420)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr[-4000:]
+    states = [s for _, s in _final_states(slurm_env, job_name, n_jobs=1)]
+    assert states == ["PENDING", "COMPLETED"], states  # requeued once, then finished
+    runs = [read_offline_run(f) for f in find_offline_runs(out)]
+    assert len(runs) == 2 and {r["run_id"] for r in runs} == {(out / RUN_ID_FILE).read_text().strip()}
+    first = [h["_step"] for h in runs[0]["history"] if "train/loss" in h]
+    second = [h["_step"] for h in runs[1]["history"] if "train/loss" in h]
+    assert first and second and second[0] == first[-1] + 1 and second[-1] == steps  # resumed at the signal
+    assert (out / "model" / "config.json").exists()

@@ -47,7 +47,8 @@ def test_eval_writes_table_csv_jsonl_metrics_and_wandb_run(sweep):
     out = runs[0]
     metrics = json.loads((out / "metrics.json").read_text())
     tasks = metrics["sources"]
-    assert set(tasks) == {"basic_arithmetic", "gcd", "word_sorting", "boolean_expressions", "dyck_languages"}
+    assert set(tasks) == {"number_multiply", "string_insertion", "basic_arithmetic", "gcd", "word_sorting",
+                          "boolean_expressions"}
     assert list(metrics["styles"]) == ["interpreter", "text"]
 
     trajs = _lines(out / "trajectories.jsonl")
@@ -68,7 +69,8 @@ def test_eval_writes_table_csv_jsonl_metrics_and_wandb_run(sweep):
     assert len(rows) == 2 * len(tasks) and sum(int(r["n"]) for r in rows) == len(trajs)
     table = (out / "results.md").read_text()
     assert "| Task | interpreter | text |" in table and "**Overall average (5 tasks)**" in table
-    assert "**BIG-Bench-Hard average (3 tasks)**" in table and "**Reasoning-Gym average (2 tasks)**" in table
+    assert "**BIG-Bench-Hard average (2 tasks)**" in table and "**Reasoning-Gym average (2 tasks)**" in table
+    assert "**SymBench average (2 tasks)**" in table
 
     (run_file,) = find_offline_runs(out)
     run = read_offline_run(run_file)

@@ -1,39 +1,38 @@
-"""Fixtures for the task tests: run many solver programs, each in a fresh Python interpreter.
+"""Fixtures for the task tests: run many solver programs in the real sandbox (bubblewrap warm pool).
 
-`run_solver(sources, timeout_s) -> stdouts` is kept this simple on purpose: it will later be swapped
-for the sandbox pool (r1ci.sandbox) without touching the tests that use it.
+`run_solver(sources, timeout_s) -> stdouts`: each source runs as a model's code would, in a fresh forked
+child of a sandboxed worker; a timeout or crash gives what was printed so far (maybe "").
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import asyncio
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-_WORKERS = max(2, min(8, os.cpu_count() or 2))
-
-
-def _run_one(source: str, timeout_s: float) -> str:
-    """Stdout of `python -I -c source`; a timeout or crash gives what was printed so far (maybe "")."""
-    try:
-        proc = subprocess.run([sys.executable, "-I", "-c", source], capture_output=True, text=True,
-                              timeout=timeout_s)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout or ""
-        return out.decode(errors="replace") if isinstance(out, bytes) else out
-    return proc.stdout
+from r1ci.config import compose
+from r1ci.sandbox import make_sandbox
 
 
 @pytest.fixture(scope="session")
 def run_solver() -> Callable[[list[str], float], list[str]]:
-    """Run each source in a fresh interpreter, in parallel (threads drive the subprocesses)."""
+    """A session-wide sandbox pool on its own event-loop thread, so sync tests can use it."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    sandbox = make_sandbox(compose(["sandbox=local", "sandbox.timeout_s=30"]).sandbox)
+    asyncio.run_coroutine_threadsafe(sandbox.__aenter__(), loop).result(timeout=120)
 
     def run(sources: list[str], timeout_s: float = 30.0) -> list[str]:
-        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-            return list(pool.map(lambda s: _run_one(s, timeout_s), sources))
+        async def _all():
+            return await asyncio.gather(*(sandbox.run(s, timeout_s=timeout_s) for s in sources))
 
-    return run
+        results = asyncio.run_coroutine_threadsafe(_all(), loop).result()
+        return [r.stdout for r in results]
+
+    yield run
+    asyncio.run_coroutine_threadsafe(sandbox.__aexit__(None, None, None), loop).result(timeout=60)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
