@@ -68,7 +68,7 @@ def test_eval_writes_table_csv_jsonl_metrics_and_wandb_run(sweep):
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 * len(tasks) and sum(int(r["n"]) for r in rows) == len(trajs)
     table = (out / "results.md").read_text()
-    assert "| Task | interpreter | text |" in table and "**Overall average (5 tasks)**" in table
+    assert "| Task | interpreter | text |" in table and "**Overall average (6 tasks)**" in table
     assert "**BIG-Bench-Hard average (2 tasks)**" in table and "**Reasoning-Gym average (2 tasks)**" in table
     assert "**SymBench average (2 tasks)**" in table
 
