@@ -32,7 +32,7 @@ import torch
 
 from r1ci.distributed import DistInfo, dist_info
 from r1ci.training import checkpoint as ckpt
-from r1ci.training.losses import token_logprobs
+from r1ci.training.losses import sequence_logprobs
 
 BACKENDS = ("deepspeed", "torch")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -78,15 +78,9 @@ class TrainEngine(ABC):
 
     def forward_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                          temperature: float = 1.0) -> torch.Tensor:
-        """Per-token logprobs [B, T-1] of input_ids[:, 1:]; grad flows when not under no_grad.
-
-        Position ids come from the attention mask, so left- and right-padded batches both see 0, 1, ...
-        """
-        input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
-        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-        out = self._forward(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                            use_cache=False)
-        return token_logprobs(out.logits[:, :-1], input_ids[:, 1:], temperature)
+        """Per-token logprobs [B, T-1] of input_ids[:, 1:]; grad flows when not under no_grad."""
+        return sequence_logprobs(self._forward, input_ids.to(self.device), attention_mask.to(self.device),
+                                 temperature)
 
     @abstractmethod
     def backward(self, loss: torch.Tensor, *, last_micro_batch: bool) -> None:

@@ -14,8 +14,6 @@ from 1 means the engines disagree (a sync bug), which raises an alarm.
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -26,7 +24,6 @@ import torch
 
 from r1ci import requeue
 from r1ci.curriculum.sampler import Schedule, batch_indices
-from r1ci.logging import finish_wandb
 from r1ci.rollout.engines.base import Engine, Sampling
 from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
 from r1ci.rollout.reward import RewardWeights, compute_reward
@@ -34,10 +31,10 @@ from r1ci.rollout.trajectory import Trajectory
 from r1ci.tasks import TaskItem
 from r1ci.training.engine import TrainEngine
 from r1ci.training.grpo_loss import group_advantages, policy_loss
-from r1ci.training.losses import shift_mask, token_logprobs
+from r1ci.training.losses import sequence_logprobs, shift_mask
 from r1ci.training.schedule import lr_at, warmup_steps_for
-from r1ci.training.sft import KILL_ENV
 from r1ci.training.sft_data import MicroPlan, SFTExample, collate
+from r1ci.training.step_end import end_of_step
 from r1ci.training.weight_sync import push_and_verify
 
 log = logging.getLogger(__name__)
@@ -123,7 +120,6 @@ class GRPOTrainer:
     async def fit(self) -> GRPOState:
         state = self.resume_or_start()
         await push_and_verify(self.engine, self.rollout_engine, self.hp.sync_tolerance)  # resumed weights too
-        kill_after = int(os.environ.get(KILL_ENV, "0"))
         with requeue.deferred():
             while state.step < self.hp.steps:
                 metrics = await self.train_step(state)
@@ -133,14 +129,8 @@ class GRPOTrainer:
                 log.info("rl step %d/%d reward %.3f acc %.3f kl %.2e sync %.1e (%.1fs)", state.step,
                          self.hp.steps, metrics["reward/mean"], metrics["reward/accuracy"],
                          metrics["policy/kl"], metrics["sync/max_abs_diff"], metrics["time/step"])
-                stop = requeue.stop_requested()
-                if state.step % self.hp.save_every == 0 or state.step == self.hp.steps or stop:
-                    self.engine.save_checkpoint(self.ckpt_root, state.step, asdict(state))
-                if stop:
-                    finish_wandb(self.run)
-                    requeue.requeue_and_exit()
-                if state.step == kill_after:
-                    os.kill(os.getpid(), signal.SIGKILL)
+                end_of_step(self.engine, self.ckpt_root, state.step, is_last=state.step == self.hp.steps,
+                            save_every=self.hp.save_every, state=asdict(state), wandb_run=self.run)
         return state
 
     async def train_step(self, state: GRPOState) -> dict[str, float]:
@@ -232,11 +222,9 @@ class GRPOTrainer:
         return world * float((mask.sum(dim=1) > 0).sum()) / max(1.0, totals["seqs"])
 
     def _ref_logprobs(self, mb) -> torch.Tensor:
-        ids, attn = mb.input_ids.to(self.engine.device), mb.attention_mask.to(self.engine.device)
         with torch.no_grad():
-            pos = (attn.long().cumsum(-1) - 1).clamp(min=0)
-            logits = self.reference(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False).logits
-            return token_logprobs(logits[:, :-1], ids[:, 1:])
+            return sequence_logprobs(self.reference, mb.input_ids.to(self.engine.device),
+                                     mb.attention_mask.to(self.engine.device))
 
     def check_alarms(self, m: dict[str, float]) -> None:
         problems = []

@@ -9,6 +9,8 @@ micro-batching, padding and the number of ranks never change the gradient.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 
@@ -36,3 +38,14 @@ def shift_mask(loss_mask: torch.Tensor) -> torch.Tensor:
 def masked_nll_sum(logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Sum of -logprob over mask==1 tokens: masked tokens contribute exactly zero, value and gradient."""
     return -torch.where(mask.bool(), logprobs, torch.zeros_like(logprobs)).sum()
+
+
+def sequence_logprobs(forward: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                      temperature: float = 1.0) -> torch.Tensor:
+    """Per-token logprobs [B, T-1] of input_ids[:, 1:] under a causal LM's `forward` (a module or wrapper).
+
+    Position ids come from the attention mask, so left- and right-padded batches both see 0, 1, ...
+    """
+    position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+    out = forward(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
+    return token_logprobs(out.logits[:, :-1], input_ids[:, 1:], temperature)

@@ -13,8 +13,6 @@ same output dir continues from the last complete checkpoint and ends with the sa
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,17 +23,14 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from r1ci import requeue
-from r1ci.logging import finish_wandb
 from r1ci.training.engine import TrainEngine
 from r1ci.training.losses import masked_nll_sum, shift_mask
 from r1ci.training.metrics import peak_flops, train_flops
 from r1ci.training.schedule import lr_at, warmup_steps_for
+from r1ci.training.step_end import end_of_step
 from r1ci.training.sft_data import MicroPlan, SFTExample, StepPlan, collate, plan_epoch, steps_per_epoch
 
 log = logging.getLogger(__name__)
-# Test hook (env, so it leaves the run id alone): SIGKILL this process right after step N completes
-# (and after its checkpoint when one is due), as a preemption or OOM kill would.
-KILL_ENV = "R1CI_KILL_AFTER_STEP"
 
 
 @dataclass(frozen=True)
@@ -108,7 +103,6 @@ class SFTTrainer:
     # ---- the loop ----
     def fit(self) -> SFTState:
         state = self.resume_or_start()
-        kill_after = int(os.environ.get(KILL_ENV, "0"))
         main = self.engine.dist.is_main
         self.engine.train()
         with requeue.deferred(), logging_redirect_tqdm(), tqdm(
@@ -124,14 +118,8 @@ class SFTTrainer:
                 bar.set_postfix(loss=f"{metrics.loss:.4f}", lr=f"{lr:.2g}")
                 if main:
                     log.info(metrics.line(state.step, state.total_steps))
-                stop = requeue.stop_requested()  # SLURM preemption/timeout: checkpoint now, then requeue
-                if state.step % self.hp.save_every == 0 or state.step == state.total_steps or stop:
-                    self.engine.save_checkpoint(self.ckpt_root, state.step, asdict(state))
-                if stop:
-                    finish_wandb(self.run)
-                    requeue.requeue_and_exit()
-                if state.step == kill_after:
-                    os.kill(os.getpid(), signal.SIGKILL)
+                end_of_step(self.engine, self.ckpt_root, state.step, is_last=state.step == state.total_steps,
+                            save_every=self.hp.save_every, state=asdict(state), wandb_run=self.run)
         return state
 
     def train_step(self, plan: StepPlan, lr: float) -> StepMetrics:

@@ -13,7 +13,7 @@ from conftest import clean_env, launch, make_conversations, write_sft_jsonl
 from safetensors.torch import load_file
 
 from r1ci.logging import find_offline_runs, read_offline_run
-from r1ci.training.sft import KILL_ENV
+from r1ci.training.step_end import KILL_ENV
 
 STEP_LINE = re.compile(r"step (\d+)/\d+ \| loss ([\d.]+) \| lr \S+ \| gnorm ([\d.]+)")
 

@@ -240,3 +240,36 @@ def exact_equal(answer: str, reference: str) -> bool:
         return False
     scale = max(1.0, abs(float(_sp().N(want, 20))))
     return abs(complex(diff)) <= 1e-45 * scale
+
+
+class TemplatedExactTask:
+    """Mixin for the MATH-style tasks: a question template drawn per item, an exact answer, exact scoring.
+
+    Subclasses (also ProceduralTask) set TEMPLATES = {name: (make(rng, scale) -> (question, params),
+    solver(params) -> answer)}, FORMAT (the answer-format sentence) and SOLVER_HELPERS (functions the
+    solver program needs besides the solver itself).
+    """
+
+    TEMPLATES: dict = {}
+    FORMAT: str = ""
+    SOLVER_HELPERS: tuple = ()
+
+    def _make(self, rng, p):
+        template = rng.choice(sorted(p["templates"]))
+        make, solver = self.TEMPLATES[template]
+        question, params = make(rng, p["scale"])
+        answer = str(solver(params))
+        return f"{question}\n{self.FORMAT}", answer, {"template": template, "params": params, "answer": answer}
+
+    def _score(self, answer: str, item) -> float:
+        from r1ci.tasks.symbench._common import bounded_answer
+
+        s = bounded_answer(answer, 200)
+        return float(s is not None and exact_equal(s, item.meta["answer"]))
+
+    def solve(self, item) -> str:
+        from r1ci.tasks.symbench._common import program
+
+        solver = self.TEMPLATES[item.meta["template"]][1]
+        return program(*self.SOLVER_HELPERS, solver,
+                       call=f"params = {item.meta['params']!r}\nprint({solver.__name__}(params))")

@@ -9,11 +9,10 @@ match. Bigger parameters (the `scale` knob) put the count far beyond hand calcul
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from typing import Callable
 
-from r1ci.tasks.base import TaskItem
-from r1ci.tasks.symbench._common import ProceduralTask, bounded_answer, program
-from r1ci.tasks.symbench._exact import exact_equal
+from r1ci.tasks.symbench._common import ProceduralTask
+from r1ci.tasks.symbench._exact import TemplatedExactTask
 
 FORMAT = ("Give the exact answer as an integer or a fraction in lowest terms (for example <<<7/16>>>); "
           "decimal approximations are not accepted.")
@@ -321,27 +320,15 @@ TEMPLATES: dict[str, tuple[Callable, Callable]] = {
 }
 
 
-class MathCountingProbability(ProceduralTask):
+class MathCountingProbability(TemplatedExactTask, ProceduralTask):
     """Counting and probability questions with exact integer or fraction answers."""
 
     name = "math_counting_probability"
     defaults = {"scale": 1, "templates": sorted(TEMPLATES)}
     harder = {"scale": 2, "templates": sorted(TEMPLATES)}
-
-    def _make(self, rng: random.Random, p: dict[str, Any]):
-        template = rng.choice(sorted(p["templates"]))
-        make, solver = TEMPLATES[template]
-        question, params = make(rng, p["scale"])
-        answer = str(solver(params))
-        return f"{question}\n{FORMAT}", answer, {"template": template, "params": params, "answer": answer}
-
-    def _score(self, answer: str, item: TaskItem) -> float:
-        s = bounded_answer(answer, 200)
-        return float(s is not None and exact_equal(s, item.meta["answer"]))
-
-    def solve(self, item: TaskItem) -> str:
-        solver = TEMPLATES[item.meta["template"]][1]
-        return program(solver, call=f"params = {item.meta['params']!r}\nprint({solver.__name__}(params))")
+    TEMPLATES = TEMPLATES
+    FORMAT = FORMAT
+    SOLVER_HELPERS = ()
 
 
 TASKS = [MathCountingProbability]

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Callable
+from typing import Callable
 
-from r1ci.tasks.base import TaskItem
-from r1ci.tasks.symbench._common import ProceduralTask, bounded_answer, program
-from r1ci.tasks.symbench._exact import exact_equal
+from r1ci.tasks.symbench._common import ProceduralTask
+from r1ci.tasks.symbench._exact import TemplatedExactTask
 
 FORMAT = ("Give the exact value in simplest form, using sqrt(...) for square roots and pi for π where needed "
           "(for example <<<3*sqrt(2)/2>>>, <<<12*pi>>> or <<<7/3>>>); decimal approximations are not "
@@ -280,28 +279,15 @@ TEMPLATES: dict[str, tuple[Callable, Callable]] = {
 }
 
 
-class MathGeometry(ProceduralTask):
+class MathGeometry(TemplatedExactTask, ProceduralTask):
     """Geometry questions with exact answers such as 3*sqrt(2)/2, 12*pi or 135."""
 
     name = "math_geometry"
     defaults = {"scale": 1, "templates": sorted(TEMPLATES)}
     harder = {"scale": 2, "templates": sorted(TEMPLATES)}
-
-    def _make(self, rng: random.Random, p: dict[str, Any]):
-        template = rng.choice(sorted(p["templates"]))
-        make, solver = TEMPLATES[template]
-        question, params = make(rng, p["scale"])
-        answer = solver(params)
-        return f"{question}\n{FORMAT}", answer, {"template": template, "params": params, "answer": answer}
-
-    def _score(self, answer: str, item: TaskItem) -> float:
-        s = bounded_answer(answer, 200)
-        return float(s is not None and exact_equal(s, item.meta["answer"]))
-
-    def solve(self, item: TaskItem) -> str:
-        solver = TEMPLATES[item.meta["template"]][1]
-        return program(sqrt_fraction, format_exact, solver,
-                       call=f"params = {item.meta['params']!r}\nprint({solver.__name__}(params))")
+    TEMPLATES = TEMPLATES
+    FORMAT = FORMAT
+    SOLVER_HELPERS = (sqrt_fraction, format_exact)
 
 
 TASKS = [MathGeometry]
