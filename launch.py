@@ -24,11 +24,11 @@ register_configs()
 def main(cfg: DictConfig) -> float | None:
     try:
         validate(cfg)
+        stage = importlib.import_module(f"r1ci.stages.{cfg.stage.name}")
+        results = stage.run(cfg)
     except ConfigError as err:  # a bad value: say which key, no traceback
         print(f"r1ci: invalid config: {err}", file=sys.stderr)
         sys.exit(2)
-    stage = importlib.import_module(f"r1ci.stages.{cfg.stage.name}")
-    results = stage.run(cfg)
     log.info("stage %s finished: %s", cfg.stage.name, results)
     # Returned for Hydra sweepers (e.g. Optuna) that optimise a metric.
     metric = results.get("metric") if isinstance(results, dict) else None

@@ -78,11 +78,12 @@ class TaskMixConfig:
 @dataclass
 class CurriculumConfig:
     kind: str = "none"  # none (paper's baseline) | staged | difficulty | online
-    n_stages: int = 4  # (paper) groups of equal size, released cumulatively
+    n_stages: int = 4  # (paper) groups of equal size, released cumulatively; online: draws the top group
     steps_per_stage: int = 150  # (paper) GRPO steps per curriculum stage
-    n_styles: int = 4  # (paper) prompt styles used to estimate p: text, code, interpreter agent, guided
-    samples_per_style: int = 5  # (paper) answers per style at different temperatures; N = 4 x 5 = 20
-    temperatures: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0])  # (ours)
+    styles: list[str] = field(default_factory=lambda: list(STYLES))  # (paper) prompt styles used to estimate p
+    temperatures: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0])  # (paper: 5 samples
+    #   per style at different temperatures; values ours); N = len(styles) x len(temperatures) = 20
+    potential_dir: Optional[str] = None  # a stage=potential run dir (potential.jsonl); staged/difficulty need it
     regroup_every: int = 50  # online only (ours): re-estimate p from RL rollouts every K steps
     filter_zero_variance: bool = False  # DAPO-style: drop groups whose rewards are all equal (ours, off)
 
@@ -91,10 +92,10 @@ class CurriculumConfig:
         _check(self.kind in kinds, "curriculum.kind", f"must be one of {kinds}, got {self.kind!r}")
         _check(self.n_stages >= 1, "curriculum.n_stages", f"must be >= 1, got {self.n_stages}")
         _check(self.steps_per_stage >= 1, "curriculum.steps_per_stage", "must be >= 1")
-        _check(self.n_styles >= 1 and self.samples_per_style >= 1, "curriculum.samples_per_style",
-               "n_styles and samples_per_style must be >= 1")
-        _check(len(self.temperatures) == self.samples_per_style, "curriculum.temperatures",
-               "needs one temperature per sample of a style")
+        bad = [s for s in self.styles if s not in STYLES]
+        _check(not bad and bool(self.styles), "curriculum.styles", f"unknown styles {bad}; expected from {STYLES}")
+        _check(bool(self.temperatures) and all(t >= 0 for t in self.temperatures), "curriculum.temperatures",
+               "needs at least one temperature, all >= 0")
         _check(self.regroup_every >= 1, "curriculum.regroup_every", "must be >= 1")
 
 
@@ -246,6 +247,8 @@ class TeacherConfig:
     kind: str = "oracle"  # oracle (task solvers write the code) | model (engine=openai|vllm generates)
     styles: list[str] = field(default_factory=lambda: ["interpreter", "guided", "code"])  # varied formats
     samples_per_item: int = 1  # model teacher: attempts per item and style
+    items_per_task: Optional[int] = None  # None: answer the task mix's training items; N: N fresh items
+    #   per task, apart from RL's samples and the test side (a small model memorises what it saw in SFT)
     max_per_task: int = 70  # (paper) trajectories kept per task
     multi_turn_weight: float = 3.0  # (ours) multi-turn trajectories are this many times likelier to be kept
     shape_direct: float = 0.4  # oracle: share of code -> answer trajectories (ours)
@@ -259,6 +262,7 @@ class TeacherConfig:
         _check(self.samples_per_item >= 1 and self.max_per_task >= 1, "teacher.max_per_task",
                "samples_per_item and max_per_task must be >= 1")
         _check(self.multi_turn_weight > 0, "teacher.multi_turn_weight", "must be > 0")
+        _check(self.items_per_task is None or self.items_per_task >= 1, "teacher.items_per_task", "must be >= 1")
         shapes = (self.shape_direct, self.shape_fix, self.shape_check)
         _check(min(shapes) >= 0 and sum(shapes) > 0, "teacher.shape_direct", "oracle shape shares must be >= 0")
 
@@ -302,6 +306,8 @@ class TrainerConfig:
     max_sandbox_error_rate: float = 0.5  # RL alarm: share of code calls ending in infra_error/killed per step
     max_abs_log_ratio: float = 0.5  # RL alarm: mean |log(pi_trainer / pi_rollout)| on sampled tokens
     alarm_hard_stop: bool = True  # RL: an alarm stops the run (else it only warns)
+    ref_on_rollout_engine: bool = False  # RL: score the KL reference on the rollout engine (its weights wait
+    #   in host memory and are pushed before scoring) instead of a frozen copy on the training devices (ours)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -337,6 +343,22 @@ class LoggerConfig:
 
 
 @dataclass
+class PipelineConfig:
+    """stage=pipeline: extra overrides for one step (`trainer.*` on the command line would be ambiguous)."""
+
+    synth_overrides: list[str] = field(default_factory=list)  # e.g. [teacher=model, engine=openai, ...]
+    sft_overrides: list[str] = field(default_factory=list)  # e.g. [trainer.epochs=5]
+    rl_overrides: list[str] = field(default_factory=list)  # e.g. [trainer.steps=10]
+    eval_task_mix: Optional[str] = None  # evaluate on another task mix (paper: the 37 test tasks); None =
+    #   the held-out items of the training task mix
+
+    def __post_init__(self) -> None:
+        extra = self.synth_overrides + self.sft_overrides + self.rl_overrides
+        bad = [o for o in extra if "=" not in o or o.startswith("stage=")]
+        _check(not bad, "pipeline", f"overrides must look like key=value and not set the stage: {bad}")
+
+
+@dataclass
 class StageConfig:
     name: str = MISSING  # which r1ci.stages module runs; options are the files in conf/stage/
 
@@ -362,12 +384,17 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     report: ReportConfig = field(default_factory=ReportConfig)  # stage=report: which eval runs to compare
     cluster_check: ClusterCheckConfig = field(default_factory=ClusterCheckConfig)  # docs/slurm.md
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)  # stage=pipeline
     trainer: TrainerConfig = MISSING
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = 0  # global seed (python, numpy, torch)
     experiment_name: str = "default"  # set by experiments/*.yaml; names the W&B group and sweep dir
     debug: bool = False  # set by conf/debug/*.yaml
+
+    def __post_init__(self) -> None:  # checks across groups
+        _check(not self.trainer.ref_on_rollout_engine or self.engine.kind in ("vllm", "hf"),
+               "trainer.ref_on_rollout_engine", f"needs engine=vllm|hf (it scores sequences), got {self.engine.kind}")
 
 
 # Group name -> schema. Each conf/<group>/<option>.yaml extends `<group>_schema` in its defaults list

@@ -24,6 +24,14 @@ def input_dir(cfg: DictConfig) -> Path:
     return Path(cfg.paths.input_dir) if cfg.paths.input_dir else output_dir(cfg)
 
 
+def latest_output(cfg: DictConfig, stage: str, filename: str) -> Path | None:
+    """`filename` of the newest `stage` run for this model and task mix under paths.root, if any: what a
+    stage reads when `paths.input_dir` is not given (`stage=synth` then `stage=sft` just works)."""
+    pattern = f"{stage}/{cfg.model.name}-{cfg.task_mix.name}-*/{filename}"
+    found = sorted(Path(cfg.paths.root).glob(pattern), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
 def seed_everything(seed: int) -> None:
     import numpy as np
 

@@ -43,17 +43,28 @@ def test_model_sizes_use_real_qwen_ids_and_per_size_settings():
     assert all(m.dtype == "bfloat16" and m.zero_stage == 3 for m in ids.values())
 
 
-def test_paper_hyperparameters_are_the_defaults():
-    grpo = compose(["trainer=grpo"]).trainer
+@pytest.mark.parametrize("model", ["qwen2.5-3b", "qwen2.5-7b", "qwen2.5-14b"])
+def test_paper_hyperparameters_are_the_defaults_of_the_paper_models(model):
+    grpo = compose([f"model={model}", "trainer=grpo"]).trainer
     assert (grpo.lr, grpo.group_size, grpo.kl_coef, grpo.global_batch_size, grpo.temperature) == (
         1e-6, 5, 0.001, 128, 1.0)
-    sft = compose(["trainer=sft"]).trainer
-    assert (sft.epochs, sft.global_batch_size) == (3, 32)
-    cfg = compose([])
+    sft = compose([f"model={model}", "trainer=sft"]).trainer
+    assert (sft.lr, sft.epochs, sft.global_batch_size, sft.backend) == (1e-5, 3, 32, "deepspeed")
+    cfg = compose([f"model={model}"])
     assert cfg.sandbox.timeout_s == 60 and cfg.rollout.max_code_calls == 8 and cfg.engine.temperature == 0.6
     assert (cfg.rollout.reward_correct, cfg.rollout.reward_format, cfg.rollout.long_turns) == (1.0, 0.1, 6)
-    staged = compose(["curriculum=staged"]).curriculum
-    assert (staged.n_stages, staged.steps_per_stage, staged.n_styles * staged.samples_per_style) == (4, 150, 20)
+    assert (cfg.teacher.max_per_task, cfg.teacher.shape_check) == (70, 0.3)
+    staged = compose([f"model={model}", "curriculum=staged"]).curriculum
+    assert (staged.n_stages, staged.steps_per_stage, len(staged.styles) * len(staged.temperatures)) == (4, 150, 20)
+
+
+def test_the_tiny_model_gets_its_own_scale_and_the_command_line_still_wins():
+    cfg = compose(["model=tiny", "stage=sft"])
+    assert (cfg.trainer.lr, cfg.trainer.epochs, cfg.trainer.backend) == (3e-3, 25, "torch")
+    assert compose(["model=tiny", "stage=sft", "trainer.lr=1e-5"]).trainer.lr == 1e-5
+    rl = compose(["model=tiny", "stage=rl", "curriculum=staged"])
+    assert (rl.trainer.lr, rl.curriculum.n_stages, rl.curriculum.steps_per_stage) == (1e-4, 2, 10)
+    assert rl.curriculum.kind == "staged" and rl.teacher.shape_check == 0.0
 
 
 def test_gradient_accumulation_reaches_the_paper_batch():

@@ -61,3 +61,49 @@ def staged_by_potential(p: Sequence[float], n_stages: int, steps_per_stage: int)
 def staged_by_difficulty(p: Sequence[float], n_stages: int, steps_per_stage: int) -> StagedSchedule:
     """The paper's weaker alternative: easiest (highest p) first, hardest last."""
     return StagedSchedule(partition(list(p), n_stages), steps_per_stage)
+
+
+class OnlineSchedule:
+    """Re-estimate p from the RL rollouts themselves and regroup every `regroup_every` steps (ours).
+
+    Round r (steps [r K, (r+1) K)) draws from the top group of `partition(Pi, n_stages)`, with Pi from
+    the running success counts; a sample not yet seen counts as p = 0.5 (the highest potential), so
+    unseen samples are tried before the known ones are re-drawn. Round 0 draws from the whole set, or
+    from the top group of `initial_p` (a stage=potential estimate) when given. The counts and the
+    current pool are checkpoint state (`state_dict`), so a resumed run draws what an uninterrupted one would.
+    """
+
+    def __init__(self, n_samples: int, n_stages: int, regroup_every: int, initial_p: Sequence[float] | None = None):
+        if regroup_every < 1:
+            raise ValueError("regroup_every must be >= 1")
+        self.n, self.n_stages, self.every = n_samples, n_stages, regroup_every
+        self.counts = [[0, 0] for _ in range(n_samples)]  # [answers seen, correct]
+        self.round = 0
+        self.pool = (sorted(partition([improvement_potential(x) for x in initial_p], n_stages)[0])
+                     if initial_p is not None else list(range(n_samples)))
+
+    def estimate(self) -> list[float]:
+        return [c / n if n else 0.5 for n, c in self.counts]
+
+    def drawable(self, step: int) -> tuple[int, list[int]]:
+        target = step // self.every
+        if target < self.round:
+            raise ValueError(f"step {step} is in round {target}, before the current round {self.round}")
+        if target > self.round:  # a boundary: regroup on everything observed so far
+            self.pool = sorted(partition([improvement_potential(p) for p in self.estimate()], self.n_stages)[0])
+            self.round = target
+        return self.round, self.pool
+
+    def stage_start(self, stage: int) -> int:
+        return stage * self.every
+
+    def observe(self, sample: int, n: int, correct: int) -> None:
+        """`n` more scored answers to `sample`, `correct` of them right."""
+        self.counts[sample][0] += n
+        self.counts[sample][1] += correct
+
+    def state_dict(self) -> dict:
+        return {"counts": self.counts, "round": self.round, "pool": self.pool}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.counts, self.round, self.pool = state["counts"], state["round"], state["pool"]

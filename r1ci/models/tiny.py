@@ -45,7 +45,7 @@ class TinySpec:
     hidden_size: int = 128
     num_attention_heads: int = 4  # head_dim 32: the smallest vLLM-CPU supports
     num_key_value_heads: int = 2
-    num_hidden_layers: int = 2
+    num_hidden_layers: int = 4
     intermediate_size: int = 256
     max_position_embeddings: int = 4096
     tie_word_embeddings: bool = False

@@ -141,6 +141,7 @@ class RolloutJob:
     item: TaskItem
     style: Style
     seed: int | None = None
+    temperature: float | None = None  # overrides the batch's sampling temperature (potential estimation)
 
 
 async def run_rollouts(jobs: Iterable[RolloutJob], engine: Engine, sandbox: Any, fmt: InterpreterFormatter,
@@ -153,8 +154,9 @@ async def run_rollouts(jobs: Iterable[RolloutJob], engine: Engine, sandbox: Any,
 
     async def one(job: RolloutJob) -> Trajectory:
         async with gate:
+            temperature = sampling.temperature if job.temperature is None else job.temperature
             traj = await run_trajectory(job.item, job.style, engine, sandbox, fmt, limits,
-                                        replace(sampling, seed=job.seed))
+                                        replace(sampling, seed=job.seed, temperature=temperature))
         bar.update()
         return traj
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from r1ci.rollout.engines.base import GenOutput, Sampling
 from r1ci.rollout.engines.scripted import TURN_SEEDS
 from r1ci.rollout.loop import RESULTS_PREFIX
-from r1ci.tasks import TaskItem, get_task
+from r1ci.tasks import TaskItem
+from r1ci.tasks.programs import reference_program
 
 SHAPES = ("direct", "fix", "check")
 
@@ -108,13 +109,12 @@ class OracleEngine:
 
 
 def oracle_scripts(items: list[TaskItem], shape_weights: dict[str, float], seed: int) -> dict[int, OracleScript]:
-    """One script per item of a task that has a solver (index -> script); others are skipped."""
+    """One script per item whose task has a reference program (index -> script); others are skipped."""
     rng = random.Random(seed)
     shapes, weights = zip(*shape_weights.items())
     scripts = {}
     for i, item in enumerate(items):
-        task = get_task(item.task)
-        if not hasattr(task, "solve"):
-            continue
-        scripts[i] = OracleScript(item, rng.choices(shapes, weights)[0], task.solve(item))
+        program = reference_program(item)
+        if program is not None:
+            scripts[i] = OracleScript(item, rng.choices(shapes, weights)[0], program)
     return scripts

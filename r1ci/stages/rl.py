@@ -2,6 +2,8 @@
 
 Starts from `trainer.init_model` (an SFT run's model/ dir; default: model.path), which is also the
 frozen KL reference. Items: `<paths.input_dir>/train.jsonl` when given, else generated like prepare_data.
+Which items each step may draw: the curriculum (conf/curriculum; staged/difficulty read p from
+`curriculum.potential_dir`, a stage=potential run dir).
 Writes, in the run's output dir:
     checkpoints/   every trainer.save_every steps and at the end (resume: rerun the same command)
     model/         the final policy in HF format (stage=eval loads it)
@@ -18,7 +20,7 @@ import logging
 
 from omegaconf import DictConfig
 
-from r1ci.curriculum.sampler import AllSamples
+from r1ci.curriculum import build_schedule
 from r1ci.logging import finish_wandb, init_wandb
 from r1ci.models.tiny import resolve_model_path
 from r1ci.rollout.engines import make_engine
@@ -29,7 +31,7 @@ from r1ci.sandbox import make_sandbox
 from r1ci.tasks.mix import load_items
 from r1ci.training.checkpoint import CHECKPOINTS
 from r1ci.training.engine import EngineSpec, build_engine
-from r1ci.training.grpo import GRPOHyper, GRPOTrainer, steps_for
+from r1ci.training.grpo import EngineReference, GRPOHyper, GRPOTrainer, steps_for
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def run(cfg: DictConfig) -> dict:
 
     # build: trainer engine, frozen reference, rollout engine, logger
     engine = build_engine(EngineSpec.from_cfg(cfg, model_path))
-    reference = _reference(model_path, engine) if cfg.trainer.kl_coef > 0 else None
+    reference = _reference(model_path, engine, cfg.trainer.ref_on_rollout_engine) if cfg.trainer.kl_coef > 0 else None
     rollout_engine = make_engine(cfg, model_path=model_path)
     wb = init_wandb(cfg, out, job_type="rl")
     try:
@@ -71,7 +73,7 @@ async def _fit(cfg, hp, engine, rollout_engine, reference, items, out, wb):
     async with make_sandbox(cfg.sandbox) as sandbox:
         trainer = GRPOTrainer(
             engine=engine, rollout_engine=rollout_engine, sandbox=sandbox, reference=reference, items=items,
-            schedule=AllSamples(len(items)), style=Style.from_cfg(cfg, cfg.rollout.style),
+            schedule=build_schedule(cfg, items), style=Style.from_cfg(cfg, cfg.rollout.style),
             fmt=InterpreterFormatter(tok, cfg.rollout.max_exec_output_tokens), limits=LoopLimits.from_cfg(cfg),
             weights=RewardWeights.from_cfg(cfg.rollout), hp=hp, ckpt_root=out / CHECKPOINTS, wandb_run=wb,
             pad_id=tok.pad_token_id)
@@ -79,12 +81,15 @@ async def _fit(cfg, hp, engine, rollout_engine, reference, items, out, wb):
     return state, trainer.history
 
 
-def _reference(model_path: str, engine):
-    """The frozen KL reference: the starting policy, in the trainer's dtype and device."""
+def _reference(model_path: str, engine, on_rollout_engine: bool):
+    """The frozen KL reference: the starting policy, in the trainer's dtype and device, or its weights in
+    host memory for the rollout engine to score with (trainer.ref_on_rollout_engine)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     ref = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, engine.spec.dtype))
+    if on_rollout_engine:
+        return EngineReference({k: v.detach() for k, v in ref.state_dict().items()})
     ref.to(engine.device).eval().requires_grad_(False)
     return ref
 

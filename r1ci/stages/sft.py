@@ -1,6 +1,7 @@
 """Stage sft: multi-turn SFT of the policy on teacher trajectories (paper section "SFT").
 
-Reads  `<paths.input_dir>/sft.jsonl` (stage=synth; schema in r1ci/training/sft_data.py).
+Reads  `<paths.input_dir>/sft.jsonl` (stage=synth; schema in r1ci/training/sft_data.py); without
+       paths.input_dir, the newest synth run's of the same model and task mix under paths.root.
 Writes, in the run's output dir:
     checkpoints/         every trainer.save_every steps and at the end (resume: rerun the same command)
     model/               the final model + tokenizer in HF format (transformers, vLLM, stage=eval)
@@ -19,7 +20,7 @@ from omegaconf import DictConfig
 
 from r1ci.logging import finish_wandb, init_wandb
 from r1ci.models.tiny import resolve_model_path
-from r1ci.runtime import input_dir, output_dir, seed_everything
+from r1ci.runtime import input_dir, latest_output, output_dir, seed_everything
 from r1ci.training.checkpoint import CHECKPOINTS
 from r1ci.training.engine import EngineSpec, build_engine
 from r1ci.training.sft import SFTHyper, SFTTrainer
@@ -30,9 +31,12 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict:
     # compose: where things are
-    out, data_path = output_dir(cfg), input_dir(cfg) / SFT_FILE
-    if not data_path.exists():
-        raise FileNotFoundError(f"{data_path} not found: run stage=synth first and pass paths.input_dir=<its dir>")
+    out = output_dir(cfg)
+    data_path = input_dir(cfg) / SFT_FILE if cfg.paths.input_dir else latest_output(cfg, "synth", SFT_FILE)
+    if data_path is None or not data_path.exists():
+        raise FileNotFoundError(f"{data_path or 'no synth run of this model and task mix'} not found: run "
+                                "stage=synth first, or pass paths.input_dir=<its run dir>")
+    log.info("sft data: %s", data_path)
     seed_everything(cfg.seed)
     model_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)
 

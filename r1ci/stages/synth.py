@@ -31,14 +31,14 @@ from r1ci.rollout.reward import RewardWeights, compute_reward
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.runtime import output_dir, seed_everything
 from r1ci.sandbox import make_sandbox
-from r1ci.tasks import TaskItem
-from r1ci.tasks.mix import load_items
+from r1ci.tasks import TaskItem, get_task
+from r1ci.tasks.mix import derived_seed, load_items, select_tasks
 
 
 def run(cfg: DictConfig) -> dict:
     seed_everything(cfg.seed)
     out = output_dir(cfg)
-    items = load_items(cfg, "train")
+    items = teacher_items(cfg)
     wb = init_wandb(cfg, out, job_type="synth")
     trajs, jobs = asyncio.run(_generate(cfg, items))
     weights = RewardWeights.from_cfg(cfg.rollout)
@@ -58,6 +58,18 @@ def run(cfg: DictConfig) -> dict:
     wb.log(summary)
     finish_wandb(wb)
     return {"out_dir": str(out), **{k.split("/")[1]: v for k, v in summary.items()}}
+
+
+def teacher_items(cfg: DictConfig) -> list[TaskItem]:
+    """The task mix's training items, or `teacher.items_per_task` fresh items of each task (their own
+    seed): SFT data apart from the samples RL draws, and never a question of the train or test side."""
+    n = cfg.teacher.items_per_task
+    if not n:
+        return load_items(cfg, "train")
+    mix = cfg.task_mix
+    taken = {it.question for side in ("train", "test") for it in load_items(cfg, side)}
+    return [it for task in select_tasks(mix) for it in get_task(task).generate(n, derived_seed(mix.seed, task, "teacher"))
+            if it.question not in taken]
 
 
 async def _generate(cfg: DictConfig, items: list[TaskItem]) -> tuple[list[Trajectory], list[RolloutJob]]:

@@ -13,6 +13,7 @@ from 1 means the engines disagree (a sync bug), which raises an alarm.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from contextlib import contextmanager
@@ -60,6 +61,7 @@ class GRPOHyper:
     max_sandbox_error_rate: float
     max_abs_log_ratio: float
     alarm_hard_stop: bool
+    filter_zero_variance: bool = False
 
     @classmethod
     def from_cfg(cls, cfg: Any, steps: int) -> "GRPOHyper":
@@ -67,7 +69,7 @@ class GRPOHyper:
         return cls(t.lr, t.lr_schedule, t.warmup_ratio, steps, t.global_batch_size, t.group_size, t.kl_coef,
                    t.clip_eps, t.temperature, t.loss_agg, t.std_normalize, cfg.model.micro_batch_size,
                    t.save_every, t.seed, t.sync_tolerance, t.max_sandbox_error_rate, t.max_abs_log_ratio,
-                   t.alarm_hard_stop)
+                   t.alarm_hard_stop, cfg.curriculum.filter_zero_variance)
 
 
 @dataclass
@@ -77,7 +79,9 @@ class GRPOState:
 
     step: int = 0
     curriculum_stage: int = 0
+    curriculum_state: dict | None = None  # the online curriculum's running counts and pool
     groups_dropped: int = 0  # groups excluded for sandbox infra errors, over the run
+    groups_filtered: int = 0  # zero-variance groups left out by the DAPO-style filter, over the run
     wandb_run_id: str | None = None
 
 
@@ -87,6 +91,16 @@ class Rollouts:
     rewards: list[float]  # per trajectory (0 for infra-failed ones, which are dropped)
     kept: list[int]  # indices of trajectories in groups without infra errors
     groups_dropped: int
+    groups_filtered: int = 0  # zero-variance groups removed from `kept` (curriculum.filter_zero_variance)
+
+
+@dataclass
+class EngineReference:
+    """The frozen KL reference as host-memory weights, scored on the rollout engine
+    (trainer.ref_on_rollout_engine): no second model on the training devices. It costs one extra weight
+    push per step; the policy goes back with the step's own push, which is verified as always."""
+
+    weights: dict[str, torch.Tensor]
 
 
 class AlarmError(RuntimeError):
@@ -124,6 +138,8 @@ class GRPOTrainer:
             while state.step < self.hp.steps:
                 metrics = await self.train_step(state)
                 state.step += 1
+                if hasattr(self.schedule, "state_dict"):
+                    state.curriculum_state = self.schedule.state_dict()
                 self.history.append(metrics)
                 self.run.log({k: v for k, v in metrics.items() if k != "data/prompts"}, step=state.step)
                 log.info("rl step %d/%d reward %.3f acc %.3f kl %.2e sync %.1e (%.1fs)", state.step,
@@ -136,22 +152,30 @@ class GRPOTrainer:
     async def train_step(self, state: GRPOState) -> dict[str, float]:
         timer = PhaseTimer()
         t0 = time.perf_counter()
-        stage, _ = self.schedule.drawable(state.step)
+        stage, pool = self.schedule.drawable(state.step)
         if stage != state.curriculum_stage:
-            log.info("curriculum: stage %d -> %d at step %d", state.curriculum_stage, stage, state.step)
+            log.info("curriculum: stage %d -> %d at step %d (%d samples drawable)", state.curriculum_stage,
+                     stage, state.step, len(pool))
             state.curriculum_stage = stage
         with timer("rollout"):
             ro = await self.rollout(state.step)
+        batch = drop_zero_variance(ro, self.hp.group_size) if self.hp.filter_zero_variance else ro
         state.groups_dropped += ro.groups_dropped
+        state.groups_filtered += batch.groups_filtered
+        with timer("ref"):
+            ref_rows = await self.engine_reference_logprobs(batch)
         with timer("update"):
-            loss_metrics = self.update(ro, state.step)
+            loss_metrics = self.update(batch, state.step, ref_rows)
         with timer("sync"):
             check = await push_and_verify(self.engine, self.rollout_engine, self.hp.sync_tolerance,
                                           seed=state.step)
         metrics = {"data/prompts": sorted({t.item_id for t in ro.trajectories}),
                    **rollout_metrics(ro, self.hp.group_size), **loss_metrics,
                    "sync/max_abs_diff": check.max_abs_diff, "curriculum/stage": float(stage),
+                   "curriculum/pool_size": float(len(pool)),
                    "data/groups_dropped_total": float(state.groups_dropped),
+                   "data/groups_filtered": float(batch.groups_filtered),
+                   "data/groups_filtered_total": float(state.groups_filtered),
                    **{f"time/{k}": v for k, v in timer.seconds.items()}, "time/step": time.perf_counter() - t0}
         self.check_alarms(metrics)
         return metrics
@@ -168,10 +192,35 @@ class GRPOTrainer:
         trajs = await run_rollouts(jobs, self.rollout_engine, self.sandbox, self.fmt, self.limits,
                                    Sampling(temperature=self.hp.temperature), desc=None)
         self.rollout_engine.sleep()
-        return score_groups(trajs, [j.item for j in jobs], self.hp.group_size, self.weights)
+        ro = score_groups(trajs, [j.item for j in jobs], self.hp.group_size, self.weights)
+        if hasattr(self.schedule, "observe"):
+            self._observe(ro, [i for i in prompts for _ in range(g)])
+        return ro
 
-    def update(self, ro: Rollouts, step: int) -> dict[str, float]:
-        """One optimiser step: PPO-clip + KL over model tokens of the kept groups."""
+    def _observe(self, ro: Rollouts, samples: list[int]) -> None:
+        """Feed every rank's scored answers to the online curriculum (the same counts on every rank)."""
+        delta = torch.zeros(len(self.items), 2, dtype=torch.float64)
+        for i in ro.kept:
+            delta[samples[i], 0] += 1
+            delta[samples[i], 1] += float(ro.trajectories[i].reward.correct)
+        if self.engine.dist.world_size > 1:
+            delta = delta.to(self.engine.device)
+            torch.distributed.all_reduce(delta)
+        delta = delta.cpu()
+        for s in torch.nonzero(delta[:, 0]).flatten().tolist():
+            self.schedule.observe(s, int(delta[s, 0]), int(delta[s, 1]))
+
+    async def engine_reference_logprobs(self, ro: Rollouts) -> dict[int, list[float]] | None:
+        """Reference log-probs of the kept trajectories from the rollout engine (EngineReference only)."""
+        if not isinstance(self.reference, EngineReference) or not ro.kept or self.hp.kl_coef == 0:
+            return None
+        self.rollout_engine.update_weights(self.reference.weights)
+        rows = await asyncio.gather(*(self.rollout_engine.score(ro.trajectories[i].token_ids) for i in ro.kept))
+        return dict(zip(ro.kept, rows))
+
+    def update(self, ro: Rollouts, step: int, ref_rows: dict[int, list[float]] | None = None) -> dict[str, float]:
+        """One optimiser step: PPO-clip + KL over model tokens of the kept groups. `ref_rows`: reference
+        log-probs per trajectory when the rollout engine scored them (else the frozen model does)."""
         lr = lr_at(step, peak_lr=self.hp.lr, total_steps=self.hp.steps,
                    warmup_steps=warmup_steps_for(self.hp.steps, self.hp.warmup_ratio), kind=self.hp.lr_schedule)
         kept = ro.kept
@@ -190,12 +239,12 @@ class GRPOTrainer:
             mb = collate(examples, MicroPlan(tuple(idx)), self.pad_id)
             mask = shift_mask(mb.loss_mask).to(self.engine.device)
             logp = self.engine.forward_logprobs(mb.input_ids, mb.attention_mask)
-            ref = self._ref_logprobs(mb) if self.reference is not None and self.hp.kl_coef > 0 else None
+            ref = self._ref_logprobs(mb, [kept[i] for i in idx], ref_rows)
             loss, parts = policy_loss(logp, logp.detach(), ref, adv[idx].to(logp.device), mask, self.hp.clip_eps,
                                       self.hp.kl_coef, self.hp.loss_agg)
             weight = self._micro_weight(mask, totals)
             self.engine.backward(loss * weight, last_micro_batch=j == len(micro) - 1)
-            vllm_logp = _shifted_rollout_logprobs([ro.trajectories[kept[i]] for i in idx], mask.shape[1])
+            vllm_logp = _shifted([ro.trajectories[kept[i]].logprobs for i in idx], mask.shape[1])
             m = mask.bool()
             sums["loss"] += float(loss.detach()) * weight
             sums["kl"] += float(parts["kl"][m].sum())
@@ -221,7 +270,12 @@ class GRPOTrainer:
             return world * float(mask.sum()) / max(1.0, totals["tokens"])
         return world * float((mask.sum(dim=1) > 0).sum()) / max(1.0, totals["seqs"])
 
-    def _ref_logprobs(self, mb) -> torch.Tensor:
+    def _ref_logprobs(self, mb, traj_idx: list[int], ref_rows: dict[int, list[float]] | None) -> torch.Tensor | None:
+        """[B, T-1] reference log-probs of a micro-batch: pre-scored rows, or the frozen model's forward."""
+        if self.reference is None or self.hp.kl_coef == 0:
+            return None
+        if ref_rows is not None:
+            return _shifted([ref_rows[i] for i in traj_idx], mb.input_ids.shape[1] - 1).to(self.engine.device)
         with torch.no_grad():
             return sequence_logprobs(self.reference, mb.input_ids.to(self.engine.device),
                                      mb.attention_mask.to(self.engine.device))
@@ -243,6 +297,8 @@ class GRPOTrainer:
         saved = self.engine.load_checkpoint(self.ckpt_root)
         state = GRPOState(**saved) if saved is not None else GRPOState()
         state.wandb_run_id = getattr(self.run, "id", None) or state.wandb_run_id
+        if state.curriculum_state is not None:
+            self.schedule.load_state_dict(state.curriculum_state)
         if saved is not None:
             log.info("resumed RL from step %d", state.step)
         return state
@@ -269,11 +325,24 @@ def score_groups(trajs: list[Trajectory], items: list[TaskItem], group_size: int
     return Rollouts(trajs, rewards, kept, dropped)
 
 
-def _shifted_rollout_logprobs(trajs: list[Trajectory], width: int) -> torch.Tensor:
-    """The sampling engine's log-probs aligned with forward_logprobs' [B, T-1] layout."""
-    out = torch.zeros(len(trajs), width)
-    for b, t in enumerate(trajs):
-        lp = torch.tensor(t.logprobs[1:], dtype=torch.float32)
+def drop_zero_variance(ro: Rollouts, group_size: int) -> Rollouts:
+    """DAPO-style filter: leave out kept groups whose rewards are all equal (zero advantage, no signal)."""
+    kept, filtered = [], 0
+    for start in range(0, len(ro.kept), group_size):
+        group = ro.kept[start:start + group_size]
+        if len({ro.rewards[i] for i in group}) == 1:
+            filtered += 1
+        else:
+            kept += group
+    return Rollouts(ro.trajectories, ro.rewards, kept, ro.groups_dropped, filtered)
+
+
+def _shifted(rows: list[list[float]], width: int) -> torch.Tensor:
+    """Per-token log-probs of whole sequences (index 0: the first token) in forward_logprobs' [B, T-1]
+    layout, right-padded with 0."""
+    out = torch.zeros(len(rows), width)
+    for b, row in enumerate(rows):
+        lp = torch.tensor(row[1:], dtype=torch.float32)
         out[b, :len(lp)] = lp
     return out
 
@@ -312,4 +381,4 @@ def steps_for(cfg: Any) -> int:
     return int(cfg.curriculum.n_stages * cfg.curriculum.steps_per_stage)
 
 
-__all__ = ["GRPOHyper", "GRPOState", "GRPOTrainer", "rollout_metrics", "steps_for"]
+__all__ = ["EngineReference", "GRPOHyper", "GRPOState", "GRPOTrainer", "rollout_metrics", "steps_for"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from r1ci.curriculum.potential import (improvement_potential, partition, staged_by_difficulty,
@@ -58,3 +60,54 @@ def test_all_samples_epochs_cover_every_sample():
     sched = AllSamples(10)
     first_epoch = [i for s in range(5) for i in batch_indices(sched, s, 2, seed=0)]
     assert sorted(first_epoch) == list(range(10))
+
+
+def test_online_regroups_on_observed_rates_and_resumes_from_its_state():
+    from r1ci.curriculum.potential import OnlineSchedule
+
+    sched = OnlineSchedule(8, n_stages=4, regroup_every=5)
+    assert sched.drawable(0) == (0, list(range(8)))  # round 0: everything
+    for s in range(8):  # samples 0-3 seen: always right, always wrong, half, half; 4-7 unseen (p = 0.5)
+        if s < 4:
+            sched.observe(s, 4, [4, 0, 2, 2][s])
+    assert sched.drawable(4) == (0, list(range(8)))  # still round 0
+    stage, pool = sched.drawable(5)
+    assert stage == 1 and pool == [2, 3]  # top quarter by Pi: the two p = 0.5 samples seen first
+    saved = json.loads(json.dumps(sched.state_dict()))  # what a checkpoint stores
+    fresh = OnlineSchedule(8, n_stages=4, regroup_every=5)
+    fresh.load_state_dict(saved)
+    assert [batch_indices(fresh, s, 2, seed=3) for s in range(6, 10)] == \
+        [batch_indices(sched, s, 2, seed=3) for s in range(6, 10)]
+    with pytest.raises(ValueError):
+        fresh.drawable(0)  # a step of an earlier round: the schedule only moves forward
+
+
+def test_online_starts_from_an_estimate_when_given():
+    from r1ci.curriculum.potential import OnlineSchedule
+
+    sched = OnlineSchedule(4, n_stages=2, regroup_every=3, initial_p=[0.0, 0.5, 1.0, 0.4])
+    assert sched.drawable(0) == (0, [1, 3])
+
+
+def test_build_schedule_per_kind_and_clear_errors(tmp_path):
+    from r1ci.config import compose
+    from r1ci.curriculum import build_schedule
+    from r1ci.curriculum.potential import OnlineSchedule, StagedSchedule
+    from r1ci.tasks import TaskItem
+
+    items = [TaskItem(f"t-{i}", "gcd", "q", "1") for i in range(6)]
+    (tmp_path / "potential.jsonl").write_text("".join(
+        json.dumps({"item_id": f"t-{i}", "p": p}) + "\n" for i, p in enumerate([0, .5, 1, .2, .9, .5])))
+    assert isinstance(build_schedule(compose(["curriculum=none"]), items), AllSamples)
+    staged = build_schedule(compose(["curriculum=staged", f"curriculum.potential_dir={tmp_path}",
+                                     "curriculum.n_stages=3"]), items)
+    assert isinstance(staged, StagedSchedule) and staged.groups[0] == [1, 5]
+    difficulty = build_schedule(compose(["curriculum=difficulty", f"curriculum.potential_dir={tmp_path}",
+                                         "curriculum.n_stages=3"]), items)
+    assert difficulty.groups[0] == [2, 4]  # easiest first
+    assert isinstance(build_schedule(compose(["curriculum=online"]), items), OnlineSchedule)
+    with pytest.raises(ValueError, match="potential_dir"):
+        build_schedule(compose(["curriculum=staged"]), items)
+    with pytest.raises(ValueError, match="no p for 1"):
+        build_schedule(compose(["curriculum=staged", f"curriculum.potential_dir={tmp_path}"]),
+                       items + [TaskItem("t-new", "gcd", "q", "1")])

@@ -55,6 +55,19 @@ async def test_hf_greedy_equals_vllm_greedy(hf_engine, tiny_engine):
         assert hf.logprobs == pytest.approx(vl.logprobs, abs=1e-4)
 
 
+async def test_score_gives_the_generating_log_probs_on_vllm_and_hf(hf_engine, tiny_engine):
+    """score(ids) is what the engine would assign each token of a given sequence: on a continuation it
+    sampled itself it must return the sampled log-probs (the KL reference of ref_on_rollout_engine)."""
+    prompt = chat_prompt(tiny_engine.tokenizer)
+    out = await tiny_engine.generate(prompt, Sampling(temperature=1.0, max_tokens=24, seed=3))
+    ids = prompt + out.token_ids
+    vl, hf = await asyncio.gather(tiny_engine.score(ids), hf_engine.score(ids))
+    assert len(vl) == len(hf) == len(ids) and vl[0] == hf[0] == 0.0
+    assert vl[len(prompt):] == pytest.approx(out.logprobs, abs=1e-4)
+    assert vl == pytest.approx(hf, abs=1e-4)
+    assert all(x <= 0 for x in vl) and min(vl) < -0.1  # real log-probs, not zeros
+
+
 async def test_hf_stop_strings_match_vllm(hf_engine, tiny_engine):
     tok = hf_engine.tokenizer
     ids = prompts(tok)[0]

@@ -129,7 +129,8 @@ def test_preempted_sft_job_checkpoints_requeues_and_resumes(slurm_env, job_name,
     proc = subprocess.Popen(
         launch_cmd("stage=sft", f"paths.input_dir={data}", f"paths.root={tmp_path / 'runs'}",
                    "trainer.global_batch_size=4", "model.micro_batch_size=4", "trainer.epochs=20",
-                   "trainer.save_every=40", "trainer.lr=1e-3", f"hydra.launcher.name={job_name}"),
+                   "trainer.save_every=40", "trainer.lr=1e-3", "trainer.backend=deepspeed",
+                   f"hydra.launcher.name={job_name}"),
         cwd=REPO, env={**os.environ, **slurm_env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True)
     try:

@@ -47,8 +47,8 @@ def test_eval_writes_table_csv_jsonl_metrics_and_wandb_run(sweep):
     out = runs[0]
     metrics = json.loads((out / "metrics.json").read_text())
     tasks = metrics["sources"]
-    assert set(tasks) == {"number_multiply", "string_insertion", "basic_arithmetic", "gcd", "word_sorting",
-                          "boolean_expressions"}
+    assert set(tasks) == {"gcd", "lcm", "count_primes", "boolean_expressions",
+                          "multistep_arithmetic_two"}
     assert list(metrics["styles"]) == ["interpreter", "text"]
 
     trajs = _lines(out / "trajectories.jsonl")
@@ -219,7 +219,7 @@ def test_eval_items_are_prepare_datas_test_items(tmp_path):
     assert [it.to_dict() for it in generated] == [it.to_dict() for it in from_file]
     data = build_task_data("gcd", 5, 3, cfg.task_mix.seed)
     assert [it.id for it in generated if it.task == "gcd"] == [it.id for it in data.test]
-    assert source_of["gcd"] == "reasoning_gym" and source_of["word_sorting"] == "bbh"
+    assert source_of["gcd"] == "reasoning_gym" and source_of["boolean_expressions"] == "bbh"
     narrower = compose(["stage=eval", *overrides, f"paths.input_dir={tmp_path}",
                         "task_mix.tasks=[gcd,navigate]"])
     with pytest.raises(ValueError, match="paths.input_dir"):  # a task the file lacks

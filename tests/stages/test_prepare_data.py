@@ -20,8 +20,8 @@ def test_prepare_data_smoke_writes_scored_datasets_and_a_wandb_run(run_launch, t
     (out,) = [p.parent for p in tmp_path.rglob("counts.csv")]
     train, test = _lines(out / "train.jsonl"), _lines(out / "test.jsonl")
     tasks = json.loads((out / "tasks.json").read_text())
-    assert set(tasks) == {"number_multiply", "string_insertion", "basic_arithmetic", "gcd", "word_sorting",
-                          "boolean_expressions"}
+    assert set(tasks) == {"gcd", "lcm", "count_primes", "boolean_expressions",
+                          "multistep_arithmetic_two"}
     assert {r["task"] for r in train} == set(tasks) and {r["task"] for r in test} == set(tasks)
     assert not {r["question"] for r in train} & {r["question"] for r in test}  # no leakage
     for row in train[:10] + test[:10]:
@@ -59,6 +59,6 @@ def test_multirun_with_submitit_local_runs_two_jobs(run_launch, tmp_path):
     outs = sorted(p.parent for p in tmp_path.rglob("counts.csv"))
     assert len(outs) == 2
     names = sorted(json.loads((o / "tasks.json").read_text()).__len__() for o in outs)
-    assert names == [6, 27]  # smoke has 6 tasks, bbh all 27
+    assert names == [5, 27]  # smoke has 5 tasks, bbh all 27
     assert all((o / "train.jsonl").stat().st_size > 0 for o in outs)
     assert len(list(tmp_path.rglob(".submitit"))) == 1  # really went through submitit

@@ -13,8 +13,9 @@ TASKS = "task_mix.tasks=[number_multiply,string_insertion,game24]"
 
 
 def test_oracle_synthesis_writes_correct_multi_turn_conversations(run_launch, tmp_path):
-    proc = run_launch("stage=synth", "teacher=oracle", TASKS, "task_mix.n_train_per_task=8",
-                      "teacher.max_per_task=6", f"paths.root={tmp_path}", "logger=none")
+    proc = run_launch("stage=synth", "teacher=oracle", TASKS, "task_mix.n_train_per_task=8", "teacher.items_per_task=null",
+                      "teacher.max_per_task=6", "teacher.shape_direct=0.4", "teacher.shape_fix=0.3",
+                      "teacher.shape_check=0.3", f"paths.root={tmp_path}", "logger=none")
     assert proc.returncode == 0, proc.stderr[-3000:]
     (sft,) = tmp_path.rglob("sft.jsonl")
     rows = [json.loads(line) for line in sft.read_text().splitlines()]
@@ -73,3 +74,23 @@ def test_select_caps_dedupes_and_prefers_multi_turn():
     assert share_multi > 0.7  # 4x weight on half the pool
     assert select(pairs, 40, 4.0, seed=0) == kept  # seeded
     assert len(select(pairs, cap=1000, multi_turn_weight=1.0, seed=0)) == 200  # only the duplicate dropped
+
+
+def test_teacher_items_can_outnumber_the_rl_set_but_never_touch_the_test_side():
+    from r1ci.config import compose
+    from r1ci.stages.synth import teacher_items
+    from r1ci.tasks.mix import load_items
+
+    base = ["task_mix=smoke", "task_mix.tasks=[boolean_expressions,gcd]", "task_mix.n_train_per_task=5",
+            "task_mix.n_test_per_task=40"]
+    cfg = compose([*base, "teacher.items_per_task=200"])
+    items = teacher_items(cfg)
+    test = {it.question for it in load_items(cfg, "test")}
+    train = {it.question for it in load_items(cfg, "train")}
+    assert len(test) > 40 and len(train) == 10
+    assert not {it.question for it in items} & (test | train)  # apart from RL's samples and the test side
+    per_task = {t: sum(it.task == t for it in items) for t in ("boolean_expressions", "gcd")}
+    assert 150 < per_task["boolean_expressions"] < 200 and 180 < per_task["gcd"] <= 200, per_task
+    # without it, the teacher answers exactly the task mix's training items
+    plain = compose([*base, "teacher.items_per_task=null"])
+    assert [it.id for it in teacher_items(plain)] == [it.id for it in load_items(plain, "train")]

@@ -12,10 +12,11 @@ from r1ci.logging import find_offline_runs, read_offline_run
 from r1ci.rollout.reward import RewardWeights
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.tasks import get_task
-from r1ci.training.grpo import rollout_metrics, score_groups
+from r1ci.training.grpo import drop_zero_variance, rollout_metrics, score_groups
 
 SMALL = ["stage=rl", "trainer.global_batch_size=3", "trainer.group_size=2", "model.max_response_len=192",
-         "engine.max_tokens_per_turn=48", "trainer.save_every=2", "task_mix.n_train_per_task=6"]
+         "engine.max_tokens_per_turn=48", "trainer.save_every=2", "task_mix.n_train_per_task=6",
+         "trainer.backend=deepspeed"]
 
 
 def _history(root):
@@ -83,6 +84,9 @@ def test_groups_with_infra_errors_are_excluded_and_counted():
     m = rollout_metrics(ro, group_size=2)
     assert m["rollout/groups_dropped"] == 1 and m["reward/accuracy"] == 0.25
     assert m["reward/zero_variance_groups"] == 0.5
+    # curriculum.filter_zero_variance (DAPO-style): group 2 carries no signal and leaves the batch too
+    filtered = drop_zero_variance(ro, group_size=2)
+    assert filtered.kept == [0, 1] and filtered.groups_filtered == 1 and filtered.groups_dropped == 1
 
 
 def test_missing_weight_push_is_detected(tiny_model_path, tiny_engine):
@@ -106,3 +110,51 @@ def test_missing_weight_push_is_detected(tiny_model_path, tiny_engine):
     from transformers import AutoModelForCausalLM
 
     tiny_engine.update_weights(AutoModelForCausalLM.from_pretrained(tiny_model_path).state_dict())
+
+
+def test_online_curriculum_draws_from_its_pool_and_resumes_its_state(run_launch, tmp_path):
+    from r1ci.config import compose
+    from r1ci.tasks.mix import load_items
+
+    items = load_items(compose([*SMALL, "stage=rl"]), "train")
+    pot = tmp_path / "potential"
+    pot.mkdir()
+    p = [0.5 if i % 3 == 0 else 0.0 for i in range(len(items))]  # a third has potential, the rest none
+    (pot / "potential.jsonl").write_text("".join(json.dumps({"item_id": it.id, "p": x}) + "\n"
+                                                 for it, x in zip(items, p)))
+    args = [*SMALL, "trainer.steps=4", "trainer.save_every=1", "curriculum=online", "curriculum.n_stages=3",
+            "curriculum.regroup_every=2", f"curriculum.potential_dir={pot}"]
+    straight = run_launch(*args, f"paths.root={tmp_path / 'a'}")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    killed = run_launch(*args, f"paths.root={tmp_path / 'b'}", env={"R1CI_KILL_AFTER_STEP": "3"})
+    assert killed.returncode != 0
+    resumed = run_launch(*args, f"paths.root={tmp_path / 'b'}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    a, _ = _history(tmp_path / "a")
+    b, _ = _history(tmp_path / "b")
+    pool0 = {it.id for it, x in zip(items, p) if x == 0.5}
+    assert all(set(h["data/prompts"]) <= pool0 for h in a[:2])  # round 0: the top group of the estimate
+    assert [h["curriculum/stage"] for h in a] == [0, 0, 1, 1]  # regrouped at step 2 on observed rewards
+    assert [h["curriculum/pool_size"] for h in a] == [10, 10, 10, 10]
+    assert b[0]["data/prompts"] == a[3]["data/prompts"]  # step 4 after the resume: same counts, same pool
+    assert b[0]["reward/mean"] == pytest.approx(a[3]["reward/mean"], abs=1e-6)
+
+
+def test_reference_on_the_rollout_engine_gives_the_frozen_models_kl(run_launch, tmp_path):
+    """trainer.ref_on_rollout_engine: the reference is scored by vLLM instead of a frozen copy on the
+    trainer. Step 1 starts at the reference (KL 0); step 2's rollouts are the same in both runs, so its KL
+    must agree; the policy push after the reference push is verified, so later steps sample the policy."""
+    args = [*SMALL, "trainer.steps=3", "trainer.lr=1e-3", "trainer.kl_coef=0.1", "trainer.backend=torch"]
+    model = run_launch(*args, f"paths.root={tmp_path / 'model'}")
+    engine = run_launch(*args, "trainer.ref_on_rollout_engine=true", f"paths.root={tmp_path / 'engine'}")
+    assert model.returncode == 0, model.stderr[-3000:]
+    assert engine.returncode == 0, engine.stderr[-3000:]
+    a, _ = _history(tmp_path / "model")
+    b, _ = _history(tmp_path / "engine")
+    assert a[0]["policy/kl"] == pytest.approx(0.0, abs=1e-6) and b[0]["policy/kl"] == pytest.approx(0.0, abs=1e-6)
+    assert a[1]["policy/kl"] > 1e-6  # the first update moved the policy away from the reference
+    for x, y in zip(a, b):
+        assert x["data/prompts"] == y["data/prompts"]
+        assert y["policy/kl"] == pytest.approx(x["policy/kl"], rel=1e-3, abs=1e-7)
+        assert y["sync/max_abs_diff"] < 1e-3 and y["time/ref"] > 0
+    assert a[1]["reward/mean"] == pytest.approx(b[1]["reward/mean"], abs=1e-6)

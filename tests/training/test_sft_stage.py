@@ -22,7 +22,7 @@ def sft_args(data_dir: Path, root: Path, cache_dir: Path, *extra: str) -> list[s
     # 12 conversations, 4 per step, 2 epochs: 6 steps of 2 micro-batches; checkpoints at 2, 4, 6.
     return ["stage=sft", "model=tiny", f"paths.input_dir={data_dir}", f"paths.root={root}",
             f"paths.cache_dir={cache_dir}", "trainer.global_batch_size=4", "trainer.epochs=2",
-            "trainer.save_every=2", "trainer.lr=1e-3", "model.micro_batch_size=2", *extra]
+            "trainer.save_every=2", "trainer.lr=1e-3", "model.micro_batch_size=2", "trainer.backend=deepspeed", *extra]
 
 
 def run_dir(root: Path) -> Path:
@@ -108,3 +108,20 @@ def test_two_process_torchrun_zero3_matches_one_process(repo_root, data_dir, cac
     max_diff = max((ref[k] - got[k]).abs().max().item() for k in ref)
     print(f"torchrun ZeRO-3 x2 vs 1 process: max abs weight diff = {max_diff}")
     assert max_diff < 1e-3  # reduction order noise, amplified by Adam where gradients are ~0
+
+
+def test_sft_without_input_dir_reads_the_newest_synth_run_of_its_model_and_mix(tmp_path):
+    import os
+
+    from r1ci.config import compose
+    from r1ci.runtime import latest_output
+    from r1ci.stages import sft as sft_stage
+
+    cfg = compose(["stage=sft", "model=tiny", "task_mix=smoke", f"paths.root={tmp_path}"])
+    with pytest.raises(FileNotFoundError, match="run stage=synth first"):
+        sft_stage.run(cfg)
+    for i, name in enumerate(["tiny-smoke-aaaa", "tiny-smoke-bbbb", "tiny-bbh-cccc"]):
+        (tmp_path / "synth" / name).mkdir(parents=True)
+        (tmp_path / "synth" / name / "sft.jsonl").write_text("{}\n")
+        os.utime(tmp_path / "synth" / name / "sft.jsonl", (1000 + i, 1000 + i))
+    assert latest_output(cfg, "synth", "sft.jsonl") == tmp_path / "synth" / "tiny-smoke-bbbb" / "sft.jsonl"

@@ -37,3 +37,11 @@ class Engine(Protocol):
     def wake_up(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Scorer(Protocol):
+    """An engine that can also score a given sequence (vLLM, hf): the KL reference of
+    `trainer.ref_on_rollout_engine` is computed this way."""
+
+    async def score(self, token_ids: list[int]) -> list[float]:
+        """Log-prob of each token given the ones before it, under the current weights; 0.0 for the first."""

@@ -76,6 +76,19 @@ class HFEngine:
                                  past_key_values=out.past_key_values, use_cache=True)
         return GenOutput(token_ids=token_ids, logprobs=logprobs, finish_reason=finish, stop_str=stop_str)
 
+    async def score(self, token_ids: list[int]) -> list[float]:
+        """Log-prob of every token given the ones before it (0.0 for the first), raw like vLLM's."""
+        import torch
+
+        from r1ci.training.losses import sequence_logprobs
+
+        def _score() -> list[float]:
+            ids = torch.tensor([token_ids], device=self.device)
+            with self._lock, torch.inference_mode():
+                return [0.0] + sequence_logprobs(self.model, ids, torch.ones_like(ids))[0].float().tolist()
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, _score)
+
     def update_weights(self, named_tensors: dict[str, Any]) -> None:
         """Load a (possibly partial) state dict; a name the model does not have is an error."""
         with self._lock:

@@ -56,6 +56,18 @@ class VLLMEngine:
             stop=list(sampling.stop) or None, include_stop_str_in_output=True, seed=sampling.seed, logprobs=0,
             structured_outputs=StructuredOutputsParams(regex=sampling.regex) if sampling.regex else None,
         )
+        return _to_gen_output((await self._submit(prompt_ids, params)).outputs[0])
+
+    async def score(self, token_ids: list[int]) -> list[float]:
+        """Log-prob of every token given the ones before it (0.0 for the first), under the engine's
+        current weights: vLLM's prompt log-probs, raw (before temperature), like the trainer's."""
+        from vllm import SamplingParams
+
+        out = await self._submit(token_ids, SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=1.0))
+        return [0.0] + [float(pos[tok].logprob) for tok, pos in zip(token_ids[1:], out.prompt_logprobs[1:])]
+
+    async def _submit(self, prompt_ids: list[int], params: Any) -> Any:
+        """Queue one request for the driver and wait for its finished RequestOutput."""
         rid = f"r{next(self._ids)}"
         fut = asyncio.get_running_loop().create_future()
         self._futures[rid] = fut
@@ -74,7 +86,7 @@ class VLLMEngine:
                 outputs = await asyncio.to_thread(self._engine.step)
                 for out in outputs:
                     if out.finished and out.request_id in self._futures:
-                        self._futures.pop(out.request_id).set_result(_to_gen_output(out.outputs[0]))
+                        self._futures.pop(out.request_id).set_result(out)
         except BaseException as err:  # surface engine failures to every waiter instead of hanging them
             for fut in self._futures.values():
                 if not fut.done():

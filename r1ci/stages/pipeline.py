@@ -1,0 +1,220 @@
+"""Stage pipeline (the default of `python launch.py`): the whole method, each step feeding the next.
+
+    prepare_data -> synth -> sft -> eval (untrained) -> eval (SFT) -> potential -> rl -> eval (RL) -> summary
+
+Each step is `python launch.py stage=<step> <your overrides> <its inputs>` in a subprocess (a clean vLLM,
+torch and DeepSpeed state per step, exactly the command a user would type), writing into its own dir.
+A step whose dir holds `step.json` is done and skipped, so rerunning the same command resumes; a step
+killed half-way resumes from its own checkpoints (sft, rl) or rollout log (potential).
+
+Where steps live: the steps before RL do not depend on the curriculum, so they go to a shared dir named
+by a hash of the overrides that reach them (`<paths.root>/pipeline/steps/`); a multirun over curricula
+(experiments/curriculum_ablation.yaml) runs them once. RL and its eval go in this run's own dir.
+
+In a multi-task job (SLURM, one task per GPU) every task runs the pipeline; the training steps (sft, rl)
+run on all of them as one process group (each subprocess inherits its task's SLURM variables), the other
+steps on rank 0 while the rest wait for its `step.json`. (Not run here: this machine has no GPUs.)
+
+`trainer.*` on the command line would be ambiguous (SFT or RL?): use pipeline.sft_overrides and
+pipeline.rl_overrides. Files in the run dir: summary.md / summary.csv / summary.png (accuracy per task
+before SFT, after SFT, after RL), steps.json (every step's dir and time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from r1ci.config import ConfigError
+from r1ci.distributed import dist_info
+from r1ci.rollout.tables import markdown, pct, write_csv
+from r1ci.runtime import output_dir
+
+log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parents[2]
+DONE = "step.json"
+# Overrides that only the RL step reads: they do not change the shared steps (potential keeps its own
+# curriculum.styles / curriculum.temperatures).
+RL_ONLY = ("curriculum=", "curriculum.kind", "curriculum.n_stages", "curriculum.steps_per_stage",
+           "curriculum.regroup_every", "curriculum.filter_zero_variance")
+# What the three evals are called in the summary.
+EVALS = {"eval_untrained": "untrained", "eval_sft": "SFT", "eval_rl": "RL"}
+DISTRIBUTED = ("sft", "rl")  # stages that run on every rank of a multi-task job
+
+
+@dataclass
+class Step:
+    name: str  # eval_sft, rl, ...
+    stage: str  # the stage it runs
+    overrides: list[str]
+    shared: bool  # in the shared steps dir (independent of the curriculum) or this run's dir
+    dir: Path = field(default=Path())
+
+
+def run(cfg: DictConfig) -> dict:
+    # compose: the user's overrides and the plan
+    out = output_dir(cfg)
+    user = user_overrides()
+    shared_root = Path(cfg.paths.root) / "pipeline" / "steps"
+    steps = plan(user, cfg.pipeline, cfg.curriculum.kind, out, shared_root)
+
+    # loop: run or skip each step
+    record = []
+    for i, step in enumerate(steps, 1):
+        seconds = run_step(step, i, len(steps))
+        record.append({"step": step.name, "dir": str(step.dir), "seconds": seconds})
+        if dist_info().rank == 0:
+            (out / "steps.json").write_text(json.dumps(record, indent=1))
+
+    # write: the summary (rank 0)
+    if dist_info().rank != 0:
+        return {"out_dir": str(out)}
+    by_name = {s.name: s for s in steps}
+    rows = summary_rows({label: by_name[name].dir for name, label in EVALS.items()})
+    write_csv(out / "summary.csv", rows)
+    table = summary_markdown(rows, cfg)
+    (out / "summary.md").write_text(table)
+    plot_summary(rows, out / "summary.png")
+    print_summary(rows, out)
+    overall = rows[-1]
+    return {"out_dir": str(out), **{f"accuracy/{k}": overall[k] for k in EVALS.values()},
+            "metric": overall["RL"]}
+
+
+def user_overrides() -> list[str]:
+    """This run's command-line overrides that every step should see (not Hydra's own, not the stage)."""
+    task = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    bad = [o for o in task if o.lstrip("+~").startswith("trainer")]
+    if bad:
+        raise ConfigError(f"stage=pipeline: {bad} is ambiguous (SFT or RL?); put it in "
+                         "pipeline.sft_overrides=[...] or pipeline.rl_overrides=[...]")
+    return [o for o in task if not o.lstrip("+~").startswith(("hydra.", "stage=", "pipeline."))]
+
+
+def plan(user: list[str], p: DictConfig, curriculum: str, out: Path, shared_root: Path) -> list[Step]:
+    """The steps, in order, with their inputs wired; dirs are content-addressed by what reaches them.
+    `curriculum` is the pipeline's (stage=pipeline defaults to the paper's staged one)."""
+    common = [o for o in user if not o.startswith(RL_ONLY)]
+    # Eval items: the held-out items of prepare_data's output, or another task mix's (generated).
+    eval_items = [f"task_mix={p.eval_task_mix}"] if p.eval_task_mix else None
+    steps: dict[str, Step] = {}
+
+    def add(name: str, stage: str, extra: list[str], shared: bool = True) -> Step:
+        base = [o for o in (common if shared else user) if _key(o) not in {_key(e) for e in extra}]
+        step = Step(name, stage, [f"stage={stage}", *base, *extra], shared)
+        if shared:
+            digest = hashlib.sha1(json.dumps([name, step.overrides]).encode()).hexdigest()[:10]
+            step.dir = shared_root / f"{name}-{digest}"
+        else:
+            step.dir = out / name
+        steps[name] = step
+        return step
+
+    data = add("prepare_data", "prepare_data", [])
+    eval_items = eval_items or [f"paths.input_dir={data.dir}"]
+    synth = add("synth", "synth", [f"paths.input_dir={data.dir}", *p.synth_overrides])
+    sft_step = add("sft", "sft", [f"paths.input_dir={synth.dir}", *p.sft_overrides])
+    sft_model = sft_step.dir / "model"
+    add("eval_untrained", "eval", eval_items)
+    add("eval_sft", "eval", [*eval_items, f"model.path={sft_model}"])
+    potential = add("potential", "potential", [f"paths.input_dir={data.dir}", f"trainer.init_model={sft_model}"])
+    rl_step = add("rl", "rl", [f"paths.input_dir={data.dir}", f"trainer.init_model={sft_model}", f"curriculum={curriculum}",
+                               f"curriculum.potential_dir={potential.dir}", *p.rl_overrides], shared=False)
+    add("eval_rl", "eval", [*eval_items, f"model.path={rl_step.dir / 'model'}"], shared=False)
+    return list(steps.values())
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def run_step(step: Step, index: int, total: int) -> float:
+    """Run one step as `python launch.py ...` unless its dir says it is done; its seconds."""
+    head = f"[pipeline {index}/{total}] {step.name}"
+    done = step.dir / DONE
+    rank = dist_info().rank
+    if rank != 0 and step.stage not in DISTRIBUTED:
+        while not done.exists():  # rank 0 runs it; the job's time limit bounds the wait
+            time.sleep(10)
+    if done.exists():
+        log.info("%s: done already (%s), skipped", head, step.dir)
+        return float(json.loads(done.read_text())["seconds"])
+    cmd = [sys.executable, str(REPO / "launch.py"), *step.overrides, f"hydra.run.dir={step.dir}"]
+    log.info("%s: %s", head, " ".join(cmd[1:]))
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=os.getcwd())
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{head} failed (exit {proc.returncode}); its log: {step.dir / 'launch.log'}. "
+                           "Rerun the same command to resume from there.")
+    if rank == 0:
+        done.write_text(json.dumps({"step": step.name, "overrides": step.overrides, "seconds": seconds}, indent=1))
+    log.info("%s: finished in %.0f s", head, seconds)
+    return seconds
+
+
+def summary_rows(eval_dirs: dict[str, Path], style: str = "interpreter") -> list[dict]:
+    """A row per task (source, task, accuracy per model) and a last row with the macro average."""
+    metrics = {label: json.loads((d / "metrics.json").read_text()) for label, d in eval_dirs.items()}
+    first = next(iter(metrics.values()))
+    sources = first["sources"]
+    rows = []
+    for task in sorted(sources, key=lambda t: (sources[t], t)):
+        row = {"source": sources[task], "task": task}
+        for label, m in metrics.items():
+            row[label] = m["styles"][style]["task_accuracy"].get(task)
+        rows.append(row)
+    rows.append({"source": "", "task": "overall", **{label: m["styles"][style]["accuracy"]
+                                                     for label, m in metrics.items()}})
+    return rows
+
+
+def summary_markdown(rows: list[dict], cfg: DictConfig) -> str:
+    labels = list(EVALS.values())
+    body = [[r["source"], r["task"], *(pct(r[k]) for k in labels)] for r in rows]
+    return (f"# r1ci pipeline: accuracy (%) on held-out items, {cfg.model.name}, task mix {cfg.task_mix.name}, "
+            f"curriculum {cfg.curriculum.kind}\n\n" + markdown(["source", "task", *labels], body))
+
+
+def plot_summary(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(EVALS.values())
+    width = 0.8 / len(labels)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(rows)), 4.0))
+    for j, label in enumerate(labels):
+        xs = [i + (j - (len(labels) - 1) / 2) * width for i in range(len(rows))]
+        bars = ax.bar(xs, [100 * (r[label] or 0.0) for r in rows], width, label=label)
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)
+    ax.set_xticks(range(len(rows)), [r["task"].replace("_", "\n") for r in rows], fontsize=8)
+    ax.set(ylabel="accuracy (%)", ylim=(0, 105), title="Held-out accuracy: untrained -> SFT -> RL")
+    ax.legend()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def print_summary(rows: list[dict], out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Held-out accuracy (%), interpreter style")
+    for col in ("task", *EVALS.values()):
+        table.add_column(col, justify="left" if col == "task" else "right")
+    for r in rows:
+        table.add_row(r["task"], *(pct(r[k]) for k in EVALS.values()), style="bold" if r["task"] == "overall" else None)
+    console = Console()
+    console.print(table)
+    console.print(f"summary: {out / 'summary.md'}, plot: {out / 'summary.png'}")
