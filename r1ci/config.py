@@ -346,9 +346,10 @@ class LoggerConfig:
 class PipelineConfig:
     """stage=pipeline: extra overrides for one step (`trainer.*` on the command line would be ambiguous)."""
 
-    synth_overrides: list[str] = field(default_factory=list)  # e.g. [teacher=model, engine=openai, ...]
-    sft_overrides: list[str] = field(default_factory=list)  # e.g. [trainer.epochs=5]
-    rl_overrides: list[str] = field(default_factory=list)  # e.g. [trainer.steps=10]
+    # Each item is one override, quoted on the command line: 'pipeline.sft_overrides=["trainer.epochs=5"]'
+    synth_overrides: list[str] = field(default_factory=list)  # e.g. ["teacher=model", "engine=openai"]
+    sft_overrides: list[str] = field(default_factory=list)  # e.g. ["trainer.epochs=5"]
+    rl_overrides: list[str] = field(default_factory=list)  # e.g. ["trainer.steps=10"]
     eval_task_mix: Optional[str] = None  # evaluate on another task mix (paper: the 37 test tasks); None =
     #   the held-out items of the training task mix
 
@@ -450,9 +451,14 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
+    from hydra.core.global_hydra import GlobalHydra
+
     register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    if GlobalHydra.instance().is_initialized():  # inside launch.py's app (stage=pipeline plans its steps)
         cfg = hydra_compose(config_name=config_name, overrides=list(overrides or []), return_hydra_config=False)
+    else:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = hydra_compose(config_name=config_name, overrides=list(overrides or []), return_hydra_config=False)
     validate(cfg)
     return cfg
 

@@ -1,8 +1,12 @@
 """The main job (issue 10): the whole pipeline on the tiny model learns the smoke tasks through the
-interpreter, and a rerun skips every finished step.
+interpreter, RL from the SFT model raises the training reward on the curriculum's first stage (issue 7),
+and a rerun skips every finished step.
 
-Smaller than the default only after SFT (the learning under test): a 2-step RL run, p from 2 answers
-per sample. SFT, its data and the evals are the default's.
+Data, synthesis, SFT and the p estimate are the default's. RL is shorter and aimed: 12 GRPO steps, all in
+the first of 4 curriculum stages (the quarter of samples with the highest improvement potential 4p(1-p),
+where the reward has room to move), at lr 3e-4 instead of the tiny default 1e-4 so that 12 steps show it.
+Measured on this machine with the same settings: training reward 0.60 over steps 1-4, 0.73 over 9-12;
+held-out accuracy 74.5% after SFT and after RL.
 """
 
 from __future__ import annotations
@@ -11,35 +15,43 @@ import json
 
 import pytest
 
-SMALLER = ["logger=none", "curriculum.styles=[interpreter]", "curriculum.temperatures=[1.0]",
-           "curriculum.n_stages=2", "curriculum.steps_per_stage=1", "eval.styles=[interpreter]"]
+SMALLER = ["logger=none", "eval.styles=[interpreter]", "curriculum.n_stages=4", "curriculum.steps_per_stage=12",
+           'pipeline.rl_overrides=["trainer.steps=12","trainer.lr=3e-4"]']
+STEPS = ["prepare_data", "synth", "sft", "eval_untrained", "eval_sft", "potential", "rl", "eval_rl"]
 
 
 @pytest.mark.slow
-def test_pipeline_learns_the_smoke_tasks_and_resumes_by_skipping(run_launch, tmp_path):
-    proc = run_launch(*SMALLER, f"paths.root={tmp_path}", timeout=1800)
+@pytest.mark.timeout(2700)
+def test_pipeline_learns_the_smoke_tasks_rl_raises_the_reward_and_a_rerun_skips(run_launch, tmp_path):
+    proc = run_launch(*SMALLER, f"paths.root={tmp_path}", timeout=2400)
     assert proc.returncode == 0, proc.stderr[-4000:]
     (out,) = [p.parent for p in (tmp_path / "pipeline").rglob("summary.csv")]
-    overall = {r["step"]: r for r in json.loads((out / "steps.json").read_text())}
-    assert list(overall) == ["prepare_data", "synth", "sft", "eval_untrained", "eval_sft", "potential", "rl",
-                             "eval_rl"]
+    steps = {r["step"]: r for r in json.loads((out / "steps.json").read_text())}
+    assert list(steps) == STEPS
 
     accuracy = {}
     for step in ("eval_untrained", "eval_sft", "eval_rl"):
-        metrics = json.loads((tmp_path / overall[step]["dir"] / "metrics.json").read_text())
+        metrics = json.loads((tmp_path / steps[step]["dir"] / "metrics.json").read_text())
         accuracy[step] = metrics["styles"]["interpreter"]["accuracy"]
         assert metrics["n_infra"] == 0
-    assert accuracy["eval_untrained"] <= 0.05  # a random tiny model solves nothing
+    assert accuracy["eval_untrained"] <= 0.05, accuracy  # a random tiny model solves nothing
     assert accuracy["eval_sft"] >= accuracy["eval_untrained"] + 0.5, accuracy  # it learned through the tool
+    assert accuracy["eval_rl"] >= accuracy["eval_sft"] - 0.1, accuracy  # RL keeps it (48 items: +-0.1 noise)
     summary = (out / "summary.md").read_text()
     assert "| overall |" in summary and (out / "summary.png").stat().st_size > 1000
-    rl_history = json.loads((out / "rl" / "rl_history.json").read_text())
-    assert len(rl_history) == 2 and all(h["sync/max_abs_diff"] < 1e-3 for h in rl_history)
-    potential = (tmp_path / overall["potential"]["dir"] / "potential.jsonl").read_text().splitlines()
-    assert len(potential) == 100  # 5 tasks x 20 training samples
+
+    potential = [json.loads(line) for line in
+                 (tmp_path / steps["potential"]["dir"] / "potential.jsonl").read_text().splitlines()]
+    assert len(potential) == 100 and all(r["n"] == 4 for r in potential)  # 5 tasks x 20; 2 styles x 2 temps
+    history = json.loads((out / "rl" / "rl_history.json").read_text())
+    assert len(history) == 12 and all(h["sync/max_abs_diff"] < 1e-3 for h in history)
+    assert {h["curriculum/stage"] for h in history} == {0.0} and history[0]["curriculum/pool_size"] == 25
+    rewards = [h["reward/mean"] for h in history]
+    first, last = sum(rewards[:4]) / 4, sum(rewards[-4:]) / 4
+    assert last >= first + 0.05, rewards  # GRPO raises the reward of the samples it trains on
 
     again = run_launch(*SMALLER, f"paths.root={tmp_path}", timeout=600)
     assert again.returncode == 0, again.stderr[-4000:]
     log = again.stdout + again.stderr
-    assert log.count("done already") == 8 and "failed" not in log  # every step skipped
+    assert log.count("done already") == len(STEPS) and "failed" not in log  # every step skipped
     assert (out / "summary.md").read_text() == summary

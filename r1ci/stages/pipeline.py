@@ -7,9 +7,11 @@ torch and DeepSpeed state per step, exactly the command a user would type), writ
 A step whose dir holds `step.json` is done and skipped, so rerunning the same command resumes; a step
 killed half-way resumes from its own checkpoints (sft, rl) or rollout log (potential).
 
-Where steps live: the steps before RL do not depend on the curriculum, so they go to a shared dir named
-by a hash of the overrides that reach them (`<paths.root>/pipeline/steps/`); a multirun over curricula
-(experiments/curriculum_ablation.yaml) runs them once. RL and its eval go in this run's own dir.
+Where steps live: the steps before RL do not depend on the curriculum, so they go to a shared dir
+(`<paths.root>/pipeline/steps/<step>-<hash>`) named by the step's composed science config (its run id,
+r1ci.config.run_id) and its input dir. Equal configs share a step however they were spelled: a multirun
+over curricula (experiments/curriculum_ablation.yaml) runs them once, and reuses those of an earlier
+`python launch.py` with the same settings. RL and its eval go in this run's own dir.
 
 In a multi-task job (SLURM, one task per GPU) every task runs the pipeline; the training steps (sft, rl)
 run on all of them as one process group (each subprocess inherits its task's SLURM variables), the other
@@ -22,6 +24,7 @@ before SFT, after SFT, after RL), steps.json (every step's dir and time).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -29,13 +32,15 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from r1ci.config import ConfigError
+from r1ci.config import ConfigError, compose, run_id
 from r1ci.distributed import dist_info
 from r1ci.rollout.tables import markdown, pct, write_csv
 from r1ci.runtime import output_dir
@@ -43,6 +48,7 @@ from r1ci.runtime import output_dir
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
 DONE = "step.json"
+GO = ".started"  # rank 0 of the job running a step writes its job key here
 # Overrides that only the RL step reads: they do not change the shared steps (potential keeps its own
 # curriculum.styles / curriculum.temperatures).
 RL_ONLY = ("curriculum=", "curriculum.kind", "curriculum.n_stages", "curriculum.steps_per_stage",
@@ -66,7 +72,7 @@ def run(cfg: DictConfig) -> dict:
     out = output_dir(cfg)
     user = user_overrides()
     shared_root = Path(cfg.paths.root) / "pipeline" / "steps"
-    steps = plan(user, cfg.pipeline, cfg.curriculum.kind, out, shared_root)
+    steps = plan(user, cfg.pipeline, cfg.curriculum.kind, out, shared_root, identity=config_identity)
 
     # loop: run or skip each step
     record = []
@@ -97,12 +103,21 @@ def user_overrides() -> list[str]:
     bad = [o for o in task if o.lstrip("+~").startswith("trainer")]
     if bad:
         raise ConfigError(f"stage=pipeline: {bad} is ambiguous (SFT or RL?); put it in "
-                         "pipeline.sft_overrides=[...] or pipeline.rl_overrides=[...]")
+                         "'pipeline.sft_overrides=[\"trainer.lr=1e-3\"]' or pipeline.rl_overrides (quoted items)")
     return [o for o in task if not o.lstrip("+~").startswith(("hydra.", "stage=", "pipeline."))]
 
 
-def plan(user: list[str], p: DictConfig, curriculum: str, out: Path, shared_root: Path) -> list[Step]:
-    """The steps, in order, with their inputs wired; dirs are content-addressed by what reaches them.
+def config_identity(overrides: list[str]) -> str:
+    """What a step computes: the run id of its composed config, plus its input dir (paths are left out of
+    the run id, and two synth outputs can feed the same SFT config)."""
+    cfg = compose(overrides)
+    return f"{run_id(cfg)}:{cfg.paths.input_dir}"
+
+
+def plan(user: list[str], p: DictConfig, curriculum: str, out: Path, shared_root: Path,
+         identity: Callable[[list[str]], str] = json.dumps) -> list[Step]:
+    """The steps, in order, with their inputs wired; shared dirs are content-addressed by `identity` of a
+    step's overrides (the run: config_identity; by default the overrides as written).
     `curriculum` is the pipeline's (stage=pipeline defaults to the paper's staged one)."""
     common = [o for o in user if not o.startswith(RL_ONLY)]
     # Eval items: the held-out items of prepare_data's output, or another task mix's (generated).
@@ -113,7 +128,7 @@ def plan(user: list[str], p: DictConfig, curriculum: str, out: Path, shared_root
         base = [o for o in (common if shared else user) if _key(o) not in {_key(e) for e in extra}]
         step = Step(name, stage, [f"stage={stage}", *base, *extra], shared)
         if shared:
-            digest = hashlib.sha1(json.dumps([name, step.overrides]).encode()).hexdigest()[:10]
+            digest = hashlib.sha1(json.dumps([name, identity(step.overrides)]).encode()).hexdigest()[:10]
             step.dir = shared_root / f"{name}-{digest}"
         else:
             step.dir = out / name
@@ -130,7 +145,9 @@ def plan(user: list[str], p: DictConfig, curriculum: str, out: Path, shared_root
     potential = add("potential", "potential", [f"paths.input_dir={data.dir}", f"trainer.init_model={sft_model}"])
     rl_step = add("rl", "rl", [f"paths.input_dir={data.dir}", f"trainer.init_model={sft_model}", f"curriculum={curriculum}",
                                f"curriculum.potential_dir={potential.dir}", *p.rl_overrides], shared=False)
-    add("eval_rl", "eval", [*eval_items, f"model.path={rl_step.dir / 'model'}"], shared=False)
+    # (the curriculum only labels this eval, for stage=report's comparison of a sweep)
+    add("eval_rl", "eval", [*eval_items, f"model.path={rl_step.dir / 'model'}", f"curriculum={curriculum}"],
+        shared=False)
     return list(steps.values())
 
 
@@ -139,16 +156,58 @@ def _key(override: str) -> str:
 
 
 def run_step(step: Step, index: int, total: int) -> float:
-    """Run one step as `python launch.py ...` unless its dir says it is done; its seconds."""
+    """Run one step as `python launch.py ...` unless its dir says it is done; its seconds.
+
+    Concurrent jobs of a sweep (SLURM array elements) share the steps before RL: the first to claim a
+    step runs it while the others wait for its `step.json`. The claim is an flock, which the OS releases
+    if its job dies, so a waiting (or requeued) job then resumes the step from its checkpoints.
+    """
     head = f"[pipeline {index}/{total}] {step.name}"
-    done = step.dir / DONE
-    rank = dist_info().rank
-    if rank != 0 and step.stage not in DISTRIBUTED:
-        while not done.exists():  # rank 0 runs it; the job's time limit bounds the wait
-            time.sleep(10)
-    if done.exists():
-        log.info("%s: done already (%s), skipped", head, step.dir)
-        return float(json.loads(done.read_text())["seconds"])
+    step.dir.mkdir(parents=True, exist_ok=True)
+    if dist_info().rank != 0:
+        return _follow(step, head)
+    with _claim(step.dir, head):
+        if (step.dir / DONE).exists():
+            log.info("%s: done already (%s), skipped", head, step.dir)
+            return float(json.loads((step.dir / DONE).read_text())["seconds"])
+        (step.dir / GO).write_text(_job_key())  # this job's other ranks may join a training step now
+        seconds = _launch(step, head)
+        (step.dir / DONE).write_text(json.dumps({"step": step.name, "overrides": step.overrides,
+                                                 "seconds": seconds}, indent=1))
+        (step.dir / GO).unlink()
+    return seconds
+
+
+def _follow(step: Step, head: str) -> float:
+    """Ranks > 0: wait until rank 0 has finished the step, or has started a training step, which every
+    rank runs as one process group. The job's time limit bounds the wait."""
+    while True:
+        if (step.dir / DONE).exists():
+            return float(json.loads((step.dir / DONE).read_text())["seconds"])
+        go = step.dir / GO
+        if step.stage in DISTRIBUTED and go.exists() and go.read_text() == _job_key():
+            return _launch(step, head)
+        time.sleep(10)
+
+
+@contextmanager
+def _claim(step_dir: Path, head: str) -> Iterator[None]:
+    with open(step_dir / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("%s: another job is running this step; waiting for it", head)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _job_key() -> str:
+    """The same for every rank of one job (and across its requeues), different between jobs."""
+    env = os.environ
+    return env.get("SLURM_JOB_ID") or env.get("TORCHELASTIC_RUN_ID") or "local"
+
+
+def _launch(step: Step, head: str) -> float:
     cmd = [sys.executable, str(REPO / "launch.py"), *step.overrides, f"hydra.run.dir={step.dir}"]
     log.info("%s: %s", head, " ".join(cmd[1:]))
     t0 = time.perf_counter()
@@ -157,8 +216,6 @@ def run_step(step: Step, index: int, total: int) -> float:
     if proc.returncode != 0:
         raise RuntimeError(f"{head} failed (exit {proc.returncode}); its log: {step.dir / 'launch.log'}. "
                            "Rerun the same command to resume from there.")
-    if rank == 0:
-        done.write_text(json.dumps({"step": step.name, "overrides": step.overrides, "seconds": seconds}, indent=1))
     log.info("%s: finished in %.0f s", head, seconds)
     return seconds
 

@@ -64,3 +64,61 @@ def test_pipeline_override_lists_are_validated():
 
     with pytest.raises(ConfigError, match="pipeline"):
         compose(["stage=pipeline", "pipeline.rl_overrides=['stage=sft']"])
+
+
+def test_steps_are_named_by_their_composed_config_not_by_how_it_was_spelled():
+    from r1ci.config import compose
+    from r1ci.stages.pipeline import config_identity
+
+    p = compose(["stage=pipeline"]).pipeline
+    default = {s.name: s for s in plan([], p, "staged", Path("/runs/a"), Path("/shared"), identity=config_identity)}
+    sweep = {s.name: s for s in plan(["model=tiny", "task_mix=smoke", "experiment=curriculum_ablation",
+                                      "curriculum=none"], p, "none", Path("/runs/b"), Path("/shared"),
+                                     identity=config_identity)}
+    for name in ("prepare_data", "synth", "sft", "eval_untrained", "eval_sft", "potential"):
+        assert default[name].dir == sweep[name].dir  # the ablation reuses `python launch.py`'s steps
+    other = {s.name: s for s in plan(["task_mix.n_train_per_task=7"], p, "staged", Path("/runs/c"),
+                                     Path("/shared"), identity=config_identity)}
+    assert all(other[n].dir != default[n].dir for n in ("prepare_data", "synth", "sft", "potential"))
+    # the same SFT config fed by another teacher's data is another step (its input dir differs)
+    teacher = {s.name: s for s in plan([], p.copy(), "staged", Path("/runs/d"), Path("/shared"),
+                                       identity=config_identity)}
+    assert teacher["sft"].dir == default["sft"].dir
+    p2 = compose(["stage=pipeline", "pipeline.synth_overrides=['teacher.max_per_task=5']"]).pipeline
+    changed = {s.name: s for s in plan([], p2, "staged", Path("/runs/e"), Path("/shared"), identity=config_identity)}
+    assert changed["synth"].dir != default["synth"].dir and changed["sft"].dir != default["sft"].dir
+    assert changed["prepare_data"].dir == default["prepare_data"].dir
+
+
+def test_concurrent_jobs_run_a_shared_step_once(tmp_path, monkeypatch):
+    """Sweep jobs running at the same time (SLURM array elements) claim a shared step: one runs it, the
+    other waits for its step.json and skips it; a failed step leaves no step.json, so a rerun redoes it."""
+    import subprocess
+    import threading
+    import time
+
+    from r1ci.stages import pipeline
+
+    calls = []
+
+    def fake_run(cmd, cwd):
+        calls.append(cmd)
+        time.sleep(0.5)  # long enough for the other job to find the step claimed
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(pipeline.subprocess, "run", fake_run)
+    step = pipeline.Step("prepare_data", "prepare_data", ["stage=prepare_data"], True, tmp_path / "step")
+    seconds = []
+    jobs = [threading.Thread(target=lambda: seconds.append(pipeline.run_step(step, 1, 1))) for _ in range(2)]
+    for j in jobs:
+        j.start()
+    for j in jobs:
+        j.join()
+    assert len(calls) == 1 and len(seconds) == 2 and seconds[0] == pytest.approx(seconds[1])
+    assert (step.dir / pipeline.DONE).exists() and not (step.dir / pipeline.GO).exists()
+
+    monkeypatch.setattr(pipeline.subprocess, "run", lambda cmd, cwd: subprocess.CompletedProcess(cmd, 3))
+    failing = pipeline.Step("synth", "synth", ["stage=synth"], True, tmp_path / "failing")
+    with pytest.raises(RuntimeError, match="failed \\(exit 3\\).*Rerun the same command"):
+        pipeline.run_step(failing, 2, 8)
+    assert not (failing.dir / pipeline.DONE).exists()
