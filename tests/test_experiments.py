@@ -68,3 +68,23 @@ def test_curriculum_ablation_sweep_runs_end_to_end_and_reports_one_row_per_curri
     assert sorted(r["curriculum"] for r in rows) == ["difficulty", "none", "staged"]
     assert all(0.0 <= float(r["interpreter/overall"]) <= 1.0 for r in rows)
     assert (out / "report.png").stat().st_size > 1000 and "staged" in (out / "report.md").read_text()
+
+
+def test_readme_7b_ablation_command_on_slurm_gets_the_7b_resources():
+    """The README's SLURM command: three array jobs (one per curriculum), each 2 nodes x 8 GPUs."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from r1ci.config import register_configs
+
+    register_configs()
+    overrides = ["experiment=curriculum_ablation", "launcher=slurm", "model=qwen2.5-7b",
+                 "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=720", "hydra.launcher.max_num_timeout=6"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher") and launcher.partition == "gpu"
+    assert (launcher.nodes, launcher.gpus_per_node, launcher.tasks_per_node) == (2, 8, 8)
+    assert (launcher.timeout_min, launcher.max_num_timeout) == (720, 6)
+    assert cfg.hydra.sweeper.params.curriculum == "none,staged,difficulty"
+    assert cfg.model.name == "qwen2.5-7b" and cfg.stage.name == "pipeline"

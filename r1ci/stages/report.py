@@ -50,7 +50,7 @@ def run(cfg: DictConfig) -> dict:
     # write
     write_csv(out / "report.csv", rows)
     (out / "report.md").write_text(report_markdown(rows, label_keys, styles, sources))
-    plot(rows, styles, sources, out / "report.png")
+    plot(rows, [_column(k) for k in label_keys], styles, sources, out / "report.png")
     wb = init_wandb(cfg, out, job_type="report")
     if not isinstance(wb, NullRun):
         import wandb
@@ -165,7 +165,16 @@ def report_markdown(rows: list[dict], label_keys: list[str], styles: list[str], 
     return "\n".join(parts)
 
 
-def plot(rows: list[dict], styles: list[str], sources: list[str], path: Path) -> None:
+def legend_names(rows: list[dict], label_columns: list[str]) -> list[str]:
+    """What tells each run apart: the label columns whose values differ (curriculum=staged), else the
+    differing settings, else the run dir."""
+    differing = [c for c in label_columns if len({str(r[c]) for r in rows}) > 1]
+    if differing:
+        return [", ".join(f"{c}={r[c]}" for c in differing) for r in rows]
+    return [r["setting"] or r["run"] for r in rows]
+
+
+def plot(rows: list[dict], label_columns: list[str], styles: list[str], sources: list[str], path: Path) -> None:
     """Grouped bars: a group per source (and overall), a bar per setting (run x style); colour = run,
     hatch = style; each bar is annotated with its value."""
     import matplotlib
@@ -175,18 +184,19 @@ def plot(rows: list[dict], styles: list[str], sources: list[str], path: Path) ->
 
     groups = sources + ["overall"]
     bars = [(i, r, s) for i, r in enumerate(rows) for s in styles]
+    names = legend_names(rows, label_columns)
     width = 0.8 / len(bars)
     colours, hatches = plt.get_cmap("tab10").colors, ["", "//", "..", "xx"]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.5 + 0.4 * len(groups) * len(bars)), 5.0))
     for j, (i, row, style) in enumerate(bars):
         values = [100 * (row[f"{style}/{g}"] or 0.0) for g in groups]
         xs = [g + (j - (len(bars) - 1) / 2) * width for g in range(len(groups))]
-        label = f"{row['setting'] or row['run']} [{style}]"
+        label = f"{names[i]} [{style}]"
         drawn = ax.bar(xs, values, width, label=label, color=colours[i % len(colours)],
                        hatch=hatches[styles.index(style) % len(hatches)], edgecolor="white")
         ax.bar_label(drawn, fmt="%.0f", fontsize=7)
-    names = ["-\n".join(source_title(g).rsplit("-", 1)) if g != "overall" else "Overall" for g in groups]
-    ax.set_xticks(range(len(groups)), names)
+    ticks = ["-\n".join(source_title(g).rsplit("-", 1)) if g != "overall" else "Overall" for g in groups]
+    ax.set_xticks(range(len(groups)), ticks)
     ax.set(ylabel="accuracy (%)", ylim=(0, 105), title="Accuracy per source and setting")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(2, len(bars)))
     fig.savefig(path, dpi=120, bbox_inches="tight")  # "tight" keeps the legend below the axes in the file

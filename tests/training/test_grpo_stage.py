@@ -140,21 +140,68 @@ def test_online_curriculum_draws_from_its_pool_and_resumes_its_state(run_launch,
     assert b[0]["reward/mean"] == pytest.approx(a[3]["reward/mean"], abs=1e-6)
 
 
-def test_reference_on_the_rollout_engine_gives_the_frozen_models_kl(run_launch, tmp_path):
-    """trainer.ref_on_rollout_engine: the reference is scored by vLLM instead of a frozen copy on the
-    trainer. Step 1 starts at the reference (KL 0); step 2's rollouts are the same in both runs, so its KL
-    must agree; the policy push after the reference push is verified, so later steps sample the policy."""
-    args = [*SMALL, "trainer.steps=3", "trainer.lr=1e-3", "trainer.kl_coef=0.1", "trainer.backend=torch"]
+def test_reference_scored_on_the_rollout_engine_equals_the_frozen_model(tiny_model_path, tiny_engine):
+    """trainer.ref_on_rollout_engine: with the policy already moved away from the reference, the rows the
+    rollout engine scores are the reference's (the frozen model's log-probs), not the policy's; the step's
+    verified push then puts the policy back."""
+    import asyncio
+
+    from transformers import AutoModelForCausalLM
+
+    from r1ci.config import compose
+    from r1ci.rollout.engines.base import Sampling
+    from r1ci.training.engine import EngineSpec, build_engine
+    from r1ci.training.grpo import EngineReference, GRPOHyper, GRPOTrainer, Rollouts
+    from r1ci.training.losses import sequence_logprobs
+    from r1ci.training.weight_sync import push_and_verify
+
+    cfg = compose(["stage=rl", "trainer.backend=torch", "trainer.kl_coef=0.1"])
+    frozen = AutoModelForCausalLM.from_pretrained(tiny_model_path).eval()
+    policy = build_engine(EngineSpec.from_cfg(cfg, str(tiny_model_path)))
+    with torch.no_grad():
+        for p in policy.module.parameters():
+            p.add_(0.05 * torch.randn_like(p))  # a policy some updates away from the reference
+    asyncio.run(push_and_verify(policy, tiny_engine, 1e-3))
+    tok = tiny_engine.tokenizer
+    trajs = []
+    for seed in range(3):
+        prompt = list(tok.encode(f"Question {seed}: what is {seed} + 2?\n"))
+        out = asyncio.run(tiny_engine.generate(prompt, Sampling(temperature=1.0, max_tokens=12, seed=seed)))
+        t = Trajectory(item_id=str(seed), task="gcd")
+        t.add_prompt(prompt, "q")
+        t.add_model(out.token_ids, out.logprobs, "a", out.finish_reason)
+        trajs.append(t)
+
+    trainer = GRPOTrainer.__new__(GRPOTrainer)  # only the reference path is under test
+    trainer.reference, trainer.rollout_engine = EngineReference(frozen.state_dict()), tiny_engine
+    trainer.hp = GRPOHyper.from_cfg(cfg, steps=1)
+    rows = asyncio.run(trainer.engine_reference_logprobs(Rollouts(trajs, [0.0] * 3, [0, 1, 2], 0)))
+    for i, t in enumerate(trajs):
+        ids = torch.tensor([t.token_ids])
+        with torch.no_grad():
+            want = sequence_logprobs(frozen, ids, torch.ones_like(ids))[0]
+            moved = sequence_logprobs(policy.module, ids, torch.ones_like(ids))[0]
+        assert rows[i][1:] == pytest.approx(want.tolist(), abs=1e-4)
+        assert (want - moved).abs().max() > 1e-2  # the two really differ, so the check can fail
+    asyncio.run(push_and_verify(policy, tiny_engine, 1e-3))  # the step's push restores the policy
+    tiny_engine.update_weights(frozen.state_dict())  # the shared engine's original weights for other tests
+
+
+def test_rl_stage_runs_with_the_reference_on_the_rollout_engine(run_launch, tmp_path):
+    """The same run with either reference: same prompts and rewards, every push verified. At step 1 the
+    policy is the reference: the frozen copy gives KL and gradient exactly 0, vLLM's scores differ from
+    the trainer's by float noise only (Adam would still turn that into an lr-sized step on this random
+    model, whose groups carry no reward signal, so later KL values are not compared)."""
+    args = [*SMALL, "trainer.steps=2", "trainer.lr=1e-3", "trainer.kl_coef=0.1", "trainer.backend=torch"]
     model = run_launch(*args, f"paths.root={tmp_path / 'model'}")
     engine = run_launch(*args, "trainer.ref_on_rollout_engine=true", f"paths.root={tmp_path / 'engine'}")
     assert model.returncode == 0, model.stderr[-3000:]
     assert engine.returncode == 0, engine.stderr[-3000:]
     a, _ = _history(tmp_path / "model")
     b, _ = _history(tmp_path / "engine")
-    assert a[0]["policy/kl"] == pytest.approx(0.0, abs=1e-6) and b[0]["policy/kl"] == pytest.approx(0.0, abs=1e-6)
-    assert a[1]["policy/kl"] > 1e-6  # the first update moved the policy away from the reference
+    assert a[0]["policy/kl"] == 0.0 and a[0]["train/grad_norm"] == 0.0
+    assert b[0]["policy/kl"] == pytest.approx(0.0, abs=1e-9) and b[0]["train/grad_norm"] < 1e-5
     for x, y in zip(a, b):
         assert x["data/prompts"] == y["data/prompts"]
-        assert y["policy/kl"] == pytest.approx(x["policy/kl"], rel=1e-3, abs=1e-7)
-        assert y["sync/max_abs_diff"] < 1e-3 and y["time/ref"] > 0
-    assert a[1]["reward/mean"] == pytest.approx(b[1]["reward/mean"], abs=1e-6)
+        assert y["reward/mean"] == pytest.approx(x["reward/mean"], abs=1e-6)
+        assert y["sync/max_abs_diff"] < 1e-3 and y["time/ref"] > 0  # the policy is back after the scoring
