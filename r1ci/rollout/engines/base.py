@@ -26,6 +26,10 @@ class GenOutput:
 
 
 class Engine(Protocol):
+    """vLLM and hf engines also offer `async score(token_ids) -> list[float]` (log-prob of each token
+    given the ones before it, 0.0 for the first): trainer.ref_on_rollout_engine scores the KL reference
+    with it (a config check allows that option only with engine=vllm|hf)."""
+
     tokenizer: Any
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput: ...
@@ -38,10 +42,3 @@ class Engine(Protocol):
 
     def close(self) -> None: ...
 
-
-class Scorer(Protocol):
-    """An engine that can also score a given sequence (vLLM, hf): the KL reference of
-    `trainer.ref_on_rollout_engine` is computed this way."""
-
-    async def score(self, token_ids: list[int]) -> list[float]:
-        """Log-prob of each token given the ones before it, under the current weights; 0.0 for the first."""
