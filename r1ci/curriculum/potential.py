@@ -6,6 +6,7 @@ samples the model always or never solves (p = 1 or 0) carry no signal.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 
@@ -15,15 +16,19 @@ def improvement_potential(p: float) -> float:
     return 4.0 * p * (1.0 - p)
 
 
-def partition(keys: Sequence[float], n_stages: int) -> list[list[int]]:
+def partition(keys: Sequence[float], n_stages: int, *, seed: int) -> list[list[int]]:
     """Split sample indices into `n_stages` groups of (near-)equal size, highest key first.
 
-    Ties keep index order (a stable sort), so the partition is deterministic; group sizes differ by at
-    most one, the larger groups first. With Pi as key, group 1 holds the highest-potential samples.
+    Ties are broken by a seeded random order, never by index: with N = 20 answers Pi takes only 11
+    values, so group boundaries fall inside ties (above all at Pi = 0), and index order is manifest and
+    source order. Group sizes differ by at most one, the larger groups first. With Pi as key, group 1
+    holds the highest-potential samples.
     """
     if n_stages < 1:
         raise ValueError("n_stages must be >= 1")
-    order = sorted(range(len(keys)), key=lambda i: -keys[i])
+    rank = list(range(len(keys)))
+    random.Random(seed).shuffle(rank)
+    order = sorted(range(len(keys)), key=lambda i: (-keys[i], rank[i]))
     base, extra = divmod(len(order), n_stages)
     groups, start = [], 0
     for k in range(n_stages):
@@ -53,14 +58,14 @@ class StagedSchedule:
         return stage * self.steps_per_stage
 
 
-def staged_by_potential(p: Sequence[float], n_stages: int, steps_per_stage: int) -> StagedSchedule:
+def staged_by_potential(p: Sequence[float], n_stages: int, steps_per_stage: int, seed: int = 0) -> StagedSchedule:
     """The paper's curriculum: highest improvement potential first."""
-    return StagedSchedule(partition([improvement_potential(x) for x in p], n_stages), steps_per_stage)
+    return StagedSchedule(partition([improvement_potential(x) for x in p], n_stages, seed=seed), steps_per_stage)
 
 
-def staged_by_difficulty(p: Sequence[float], n_stages: int, steps_per_stage: int) -> StagedSchedule:
+def staged_by_difficulty(p: Sequence[float], n_stages: int, steps_per_stage: int, seed: int = 0) -> StagedSchedule:
     """The paper's weaker alternative: easiest (highest p) first, hardest last."""
-    return StagedSchedule(partition(list(p), n_stages), steps_per_stage)
+    return StagedSchedule(partition(list(p), n_stages, seed=seed), steps_per_stage)
 
 
 class OnlineSchedule:
@@ -73,13 +78,14 @@ class OnlineSchedule:
     current pool are checkpoint state (`state_dict`), so a resumed run draws what an uninterrupted one would.
     """
 
-    def __init__(self, n_samples: int, n_stages: int, regroup_every: int, initial_p: Sequence[float] | None = None):
+    def __init__(self, n_samples: int, n_stages: int, regroup_every: int, initial_p: Sequence[float] | None = None,
+                 seed: int = 0):
         if regroup_every < 1:
             raise ValueError("regroup_every must be >= 1")
-        self.n, self.n_stages, self.every = n_samples, n_stages, regroup_every
+        self.n, self.n_stages, self.every, self.seed = n_samples, n_stages, regroup_every, seed
         self.counts = [[0, 0] for _ in range(n_samples)]  # [answers seen, correct]
         self.round = 0
-        self.pool = (sorted(partition([improvement_potential(x) for x in initial_p], n_stages)[0])
+        self.pool = (sorted(partition([improvement_potential(x) for x in initial_p], n_stages, seed=seed)[0])
                      if initial_p is not None else list(range(n_samples)))
 
     def estimate(self) -> list[float]:
@@ -90,7 +96,8 @@ class OnlineSchedule:
         if target < self.round:
             raise ValueError(f"step {step} is in round {target}, before the current round {self.round}")
         if target > self.round:  # a boundary: regroup on everything observed so far
-            self.pool = sorted(partition([improvement_potential(p) for p in self.estimate()], self.n_stages)[0])
+            potential = [improvement_potential(p) for p in self.estimate()]
+            self.pool = sorted(partition(potential, self.n_stages, seed=self.seed + target)[0])
             self.round = target
         return self.round, self.pool
 

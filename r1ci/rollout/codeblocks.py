@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 
-CODE_STOP = "```\n"  # generation stops here; the closing fence of a code block ends a model turn
-_OPEN = re.compile(r"```(?:python3?|py|Python)?[ \t]*\n")
+# Generation stops at every fence followed by a newline; the loop ends the model turn only when that fence
+# closes a python block, and continues the same turn after an opening or a non-python fence (loop.py).
+CODE_STOP = "```\n"
+_OPEN = re.compile(r"```(?:python3?|py|Python)[ \t]*\n")  # a bare ``` or ```text block is not run
 
 
 def trailing_code_block(text: str) -> str | None:
     """The code of a python block that the segment closes at its very end, else None.
 
     Fences alternate open/close from the start of the segment, so "...```python\nprint(1)\n```" gives
-    "print(1)\n", while an unterminated block, a stray closing fence or a non-python block give None.
+    "print(1)\n", while an unterminated block, a stray closing fence or a block not tagged python (a bare
+    fence, ```text) give None.
     """
     body = text.rstrip(" \t\n")
     fences = [m.start() for m in re.finditer("```", body)]

@@ -16,8 +16,9 @@ from r1ci.rollout.trajectory import Trajectory
 ROLES = ("system", "user", "assistant", "interpreter")
 
 
-def trajectory_to_messages(traj: Trajectory, system: str, question: str) -> list[dict[str, str]]:
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+def trajectory_to_messages(traj: Trajectory, system: str, user: str) -> list[dict[str, str]]:
+    """`user` is the whole user message as the rollout rendered it (Style.user_message)."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     for seg in traj.segments[1:]:
         messages.append({"role": "assistant" if seg.kind == "model" else "interpreter", "content": seg.text})
     return messages

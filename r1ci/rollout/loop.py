@@ -8,8 +8,9 @@ interpreter's text is tokenised on its own and appended with loss mask 0.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from tqdm.auto import tqdm
 
@@ -27,8 +28,8 @@ TRUNCATION_MARK = "\n...[output truncated]"
 class LoopLimits:
     max_code_calls: int = 8
     max_turns: int = 10
-    max_response_tokens: int = 4096
-    max_tokens_per_turn: int = 1024
+    max_response_tokens: int = 6144
+    max_tokens_per_turn: int | None = None  # None: a segment may use the whole remaining response budget
 
     @classmethod
     def from_cfg(cls, cfg: Any) -> "LoopLimits":
@@ -41,10 +42,16 @@ class Style:
     name: str
     mode: str  # interpreter | text_only
     system: str
+    instruction: str = ""  # how to work, added after every question (conf/prompts)
 
     @classmethod
     def from_cfg(cls, cfg: Any, name: str) -> "Style":
-        return cls(name, cfg.prompts[name].mode, cfg.prompts[name].system)
+        p = cfg.prompts[name]
+        return cls(name, p.mode, p.system, p.instruction)
+
+    def user_message(self, question: str) -> str:
+        """The question (ending with the answer-format instruction), then this style's way of working."""
+        return f"{question}\n\n{self.instruction}" if self.instruction else question
 
 
 class InterpreterFormatter:
@@ -82,7 +89,8 @@ class InterpreterFormatter:
 
 
 def render_prompt(tokenizer: Any, style: Style, question: str) -> list[int]:
-    messages = [{"role": "system", "content": style.system}, {"role": "user", "content": question}]
+    messages = [{"role": "system", "content": style.system},
+                {"role": "user", "content": style.user_message(question)}]
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return list(tokenizer.encode(text, add_special_tokens=False))
 
@@ -94,18 +102,14 @@ async def run_trajectory(item: TaskItem, style: Style, engine: Engine, sandbox: 
     traj = Trajectory(item_id=item.id, task=item.task, style=style.name)
     prompt_ids = render_prompt(tok, style, item.question)
     traj.add_prompt(prompt_ids, tok.decode(prompt_ids))
-    stop = (CODE_STOP,) if style.mode == "interpreter" else ()
-    for turn in range(limits.max_turns):
-        budget = limits.max_response_tokens - traj.response_len
-        if budget <= 0:
+    interpreter = style.mode == "interpreter"
+    calls = itertools.count()
+    for _ in range(limits.max_turns):
+        if limits.max_response_tokens - traj.response_len <= 0:
             traj.finish = "max_tokens"
             break
-        seed = None if sampling.seed is None else sampling.seed * TURN_SEEDS + turn
-        out = await engine.generate(traj.token_ids, replace(
-            sampling, max_tokens=min(limits.max_tokens_per_turn, budget), stop=stop, seed=seed))
-        text = tok.decode(out.token_ids, skip_special_tokens=True)
-        traj.add_model(out.token_ids, out.logprobs, text, out.finish_reason)
-        code = trailing_code_block(text) if style.mode == "interpreter" else None
+        text = await _generate_segment(traj, engine, limits, sampling, calls, interpreter)
+        code = trailing_code_block(text) if interpreter else None
         if code is None:
             break
         if traj.code_calls >= limits.max_code_calls:
@@ -125,6 +129,36 @@ async def run_trajectory(item: TaskItem, style: Style, engine: Engine, sandbox: 
         traj.finish = ("answered" if traj.final_answer is not None
                        else "max_tokens" if last.finish_reason == "length" else "no_answer")
     return traj
+
+
+async def _generate_segment(traj: Trajectory, engine: Engine, limits: LoopLimits, sampling: Sampling,
+                            calls: Iterator[int], interpreter: bool) -> str:
+    """One model segment, appended to `traj`; returns its text.
+
+    Generation stops at "```" + newline, which closes a code block but also opens a bare one (and closes
+    a ```text block). Only the closing fence of a python block ends the segment: after any other fence
+    the same segment continues, from exactly the tokens generated so far.
+    """
+    tok = engine.tokenizer
+    stop = (CODE_STOP,) if interpreter else ()
+    traj.add_model([], [], "", "stop")
+    while True:
+        seg = traj.segments[-1]
+        room = limits.max_response_tokens - traj.response_len
+        if limits.max_tokens_per_turn is not None:
+            room = min(room, limits.max_tokens_per_turn - len(seg.token_ids))
+        if room <= 0:
+            traj.extend_model([], [], seg.text, "length")
+            return seg.text
+        call = next(calls)
+        seed = None if sampling.seed is None else sampling.seed * TURN_SEEDS + call
+        out = await engine.generate(traj.token_ids, replace(sampling, max_tokens=room, stop=stop, seed=seed))
+        text = tok.decode(seg.token_ids + list(out.token_ids), skip_special_tokens=True)
+        traj.extend_model(out.token_ids, out.logprobs, text, out.finish_reason)
+        reopened = (out.stop_str == CODE_STOP and out.finish_reason == "stop"
+                    and trailing_code_block(text) is None and text.rstrip(" \t").endswith(CODE_STOP))
+        if not (interpreter and reopened):
+            return text
 
 
 def _last_answer(traj: Trajectory) -> str | None:

@@ -37,25 +37,29 @@ def markdown(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def paper_format_table(per_style: Mapping[str, Mapping], source_of: Mapping[str, str]) -> str:
+def paper_format_table(per_style: Mapping[str, Mapping], source_of: Mapping[str, str],
+                       n_items: Mapping[str, int] | None = None) -> str:
     """Rows: tasks grouped by source, each group closed by its average, then the overall average.
 
     `per_style[style]` is a `r1ci.rollout.metrics.summarize` result (task_accuracy, source_accuracy,
-    accuracy); columns are the styles in the given order.
+    accuracy); columns are the styles in the given order, after an "items" column (questions per task)
+    when `n_items` is given.
     """
     styles = list(per_style)
     sources = list(dict.fromkeys(s for s in SOURCE_TITLES if s in source_of.values()))
     sources += sorted(set(source_of.values()) - set(sources))
+    items = (lambda tasks: [str(sum(n_items.get(t, 0) for t in tasks))]) if n_items is not None else (lambda _: [])
     rows: list[list[str]] = []
     for source in sources:
         tasks = sorted(t for t, s in source_of.items() if s == source)
-        rows.append([f"*{source_title(source)}*"] + [""] * len(styles))
-        rows += [[task] + [pct(per_style[st]["task_accuracy"].get(task)) for st in styles] for task in tasks]
-        rows.append([f"**{source_title(source)} average ({len(tasks)} tasks)**"]
+        rows.append([f"*{source_title(source)}*"] + [""] * (len(styles) + len(items([]))))
+        rows += [[task] + items([task]) + [pct(per_style[st]["task_accuracy"].get(task)) for st in styles]
+                 for task in tasks]
+        rows.append([f"**{source_title(source)} average ({len(tasks)} tasks)**"] + items(tasks)
                     + [f"**{pct(per_style[st]['source_accuracy'].get(source))}**" for st in styles])
-    rows.append([f"**Overall average ({len(source_of)} tasks)**"]
+    rows.append([f"**Overall average ({len(source_of)} tasks)**"] + items(list(source_of))
                 + [f"**{pct(per_style[st]['accuracy'])}**" for st in styles])
-    return markdown(["Task"] + styles, rows)
+    return markdown(["Task"] + (["items"] if n_items is not None else []) + styles, rows)
 
 
 def paper_reference_table() -> str:

@@ -45,6 +45,16 @@ class Trajectory:
         assert len(logprobs) == len(ids), "one logprob per generated token"
         self._append("model", ids, [1] * len(ids), list(logprobs), text, finish_reason)
 
+    def extend_model(self, ids: list[int], logprobs: list[float], text: str, finish_reason: str) -> None:
+        """Continue the last (model) segment with more generated tokens; `text` decodes the whole segment."""
+        seg = self.segments[-1]
+        assert seg.kind == "model" and len(logprobs) == len(ids), "extend the last model segment, one logprob each"
+        seg.token_ids += ids
+        seg.text, seg.finish_reason = text, finish_reason
+        self.token_ids += ids
+        self.loss_mask += [1] * len(ids)
+        self.logprobs += list(logprobs)
+
     def add_interpreter(self, ids: list[int], text: str) -> None:
         self._append("interpreter", ids, [0] * len(ids), [0.0] * len(ids), text)
 
@@ -62,6 +72,12 @@ class Trajectory:
     @property
     def response_len(self) -> int:
         return len(self.token_ids) - self.prompt_len
+
+    @property
+    def response_mask(self) -> list[int]:
+        """1 on every token after the prompt, interpreter output included: the loss mask of the paper's
+        (v1) unmasked ablation (rollout.mask_interpreter=false)."""
+        return [0] * self.prompt_len + [1] * self.response_len
 
     @property
     def model_segments(self) -> list[Segment]:

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -40,8 +41,7 @@ from r1ci.runtime import output_dir
 from r1ci.sandbox import make_sandbox
 from r1ci.stages.prepare_data import read_items
 from r1ci.tasks import TaskItem
-from r1ci.tasks.bbh import set_data_dir
-from r1ci.tasks.mix import build_task_data, select_tasks
+from r1ci.tasks.mix import mix_data, select_tasks
 
 log = logging.getLogger(__name__)
 CSV_FIELDS = ["task", "source", "style", "n", "n_scored", "n_infra", "accuracy"]
@@ -66,7 +66,7 @@ def run(cfg: DictConfig) -> dict:
                "config": OmegaConf.to_container(cfg, resolve=True)}  # report labels runs from this
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (out / "results.md").write_text(f"# Accuracy (%) on {len(source_of)} tasks, {cfg.model.name}\n\n"
-                                    + paper_format_table(per_style, source_of))
+                                    + paper_format_table(per_style, source_of, Counter(it.task for it in items)))
     rows = csv_rows(per_style, trajs, source_of)
     write_csv(out / "accuracy.csv", rows, CSV_FIELDS)
     _write_trajectories(out / "trajectories.jsonl", jobs, trajs, source_of, cfg.eval.samples_per_item)
@@ -87,25 +87,26 @@ def score(trajs: list[Trajectory], items: list[TaskItem], weights: RewardWeights
 
 
 def load_items(cfg: DictConfig) -> tuple[list[TaskItem], dict[str, str]]:
-    """The items to evaluate and each task's source, from prepare_data's JSONL or regenerated."""
+    """The items to evaluate and each task's source, from prepare_data's JSONL or regenerated; every
+    task of the mix must have at least `eval.min_items_per_task` of them (none leaves the average)."""
     mix = cfg.task_mix
-    if mix.bbh_dir:
-        set_data_dir(mix.bbh_dir)
     tasks = select_tasks(mix)
     if cfg.paths.input_dir:
         path = Path(cfg.paths.input_dir) / f"{cfg.eval.split}.jsonl"
         rows = [r for r in read_items(path) if r["task"] in tasks]
-        missing = sorted(set(tasks) - {r["task"] for r in rows})
-        if missing:
-            raise ValueError(f"paths.input_dir: {path} has no items for tasks {missing} of task_mix "
-                             f"{mix.name!r}; rerun prepare_data with this task mix")
-        return [TaskItem.from_dict(r) for r in rows], {r["task"]: r["source"] for r in rows}
-    items, source_of = [], {}
-    for name in tasks:  # train items are drawn too: test items that repeat a train question are dropped
-        data = build_task_data(name, mix.n_train_per_task, mix.n_test_per_task, mix.seed)
-        items += data.test if cfg.eval.split == "test" else data.train
-        source_of[name] = data.source
-    return items, source_of
+        items, source_of = [TaskItem.from_dict(r) for r in rows], {r["task"]: r["source"] for r in rows}
+        where = f"paths.input_dir: {path}"
+    else:
+        data = list(mix_data(mix))
+        items = [it for d in data for it in (d.test if cfg.eval.split == "test" else d.train)]
+        source_of, where = {d.task: d.source for d in data}, f"task_mix {mix.name!r}"
+    n_items = Counter(it.task for it in items)
+    short = {t: n_items[t] for t in tasks if n_items[t] < cfg.eval.min_items_per_task}
+    if short:
+        raise ValueError(f"{where}: tasks with fewer than eval.min_items_per_task="
+                         f"{cfg.eval.min_items_per_task} {cfg.eval.split} items: {short}; rerun prepare_data "
+                         f"with this task mix, or raise task_mix.n_test_per_task")
+    return items, {t: source_of[t] for t in tasks}
 
 
 def job_seed(seed: int, item_id: str, sample: int) -> int:

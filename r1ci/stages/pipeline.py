@@ -52,7 +52,7 @@ GO = ".started"  # rank 0 of the job running a step writes its job key here
 # Overrides that only the RL step reads: they do not change the shared steps (potential keeps its own
 # curriculum.styles / curriculum.temperatures).
 RL_ONLY = ("curriculum=", "curriculum.kind", "curriculum.n_stages", "curriculum.steps_per_stage",
-           "curriculum.regroup_every", "curriculum.filter_zero_variance")
+           "curriculum.regroup_every", "curriculum.filter_zero_variance", "rollout.mask_interpreter")
 # What the three evals are called in the summary.
 EVALS = {"eval_untrained": "untrained", "eval_sft": "SFT", "eval_rl": "RL"}
 DISTRIBUTED = ("sft", "rl")  # stages that run on every rank of a multi-task job
@@ -86,14 +86,14 @@ def run(cfg: DictConfig) -> dict:
     if dist_info().rank != 0:
         return {"out_dir": str(out)}
     by_name = {s.name: s for s in steps}
-    rows = summary_rows({label: by_name[name].dir for name, label in EVALS.items()})
+    rows = summary_rows({label: by_name[name].dir for name, label in EVALS.items() if name in by_name})
     write_csv(out / "summary.csv", rows)
     table = summary_markdown(rows, cfg)
     (out / "summary.md").write_text(table)
     plot_summary(rows, out / "summary.png")
     print_summary(rows, out)
     overall = rows[-1]
-    return {"out_dir": str(out), **{f"accuracy/{k}": overall[k] for k in EVALS.values()},
+    return {"out_dir": str(out), **{f"accuracy/{k}": overall[k] for k in EVALS.values() if k in overall},
             "metric": overall["RL"]}
 
 
@@ -137,17 +137,20 @@ def plan(user: list[str], p: DictConfig, curriculum: str, out: Path, shared_root
 
     data = add("prepare_data", "prepare_data", [])
     eval_items = eval_items or [f"paths.input_dir={data.dir}"]
-    synth = add("synth", "synth", [f"paths.input_dir={data.dir}", *p.synth_overrides])
-    sft_step = add("sft", "sft", [f"paths.input_dir={synth.dir}", *p.sft_overrides])
-    sft_model = sft_step.dir / "model"
+    init: list[str] = []  # cold start (the paper's ablation): RL from the untrained model, no SFT
+    if not p.cold_start:
+        synth = add("synth", "synth", [f"paths.input_dir={data.dir}", *p.synth_overrides])
+        sft_step = add("sft", "sft", [f"paths.input_dir={synth.dir}", *p.sft_overrides])
+        init = [f"trainer.init_model={sft_step.dir / 'model'}"]
     add("eval_untrained", "eval", eval_items)
-    add("eval_sft", "eval", [*eval_items, f"model.path={sft_model}"])
-    potential = add("potential", "potential", [f"paths.input_dir={data.dir}", f"trainer.init_model={sft_model}"])
-    rl_step = add("rl", "rl", [f"paths.input_dir={data.dir}", f"trainer.init_model={sft_model}", f"curriculum={curriculum}",
+    if not p.cold_start:
+        add("eval_sft", "eval", [*eval_items, f"model.path={sft_step.dir / 'model'}"])
+    potential = add("potential", "potential", [f"paths.input_dir={data.dir}", *init])
+    rl_step = add("rl", "rl", [f"paths.input_dir={data.dir}", *init, f"curriculum={curriculum}",
                                f"curriculum.potential_dir={potential.dir}", *p.rl_overrides], shared=False)
-    # (the curriculum only labels this eval, for stage=report's comparison of a sweep)
-    add("eval_rl", "eval", [*eval_items, f"model.path={rl_step.dir / 'model'}", f"curriculum={curriculum}"],
-        shared=False)
+    # (curriculum and cold start only label this eval, for stage=report's comparison of a sweep)
+    labels = [f"curriculum={curriculum}"] + (["pipeline.cold_start=true"] if p.cold_start else [])
+    add("eval_rl", "eval", [*eval_items, f"model.path={rl_step.dir / 'model'}", *labels], shared=False)
     return list(steps.values())
 
 
@@ -236,8 +239,13 @@ def summary_rows(eval_dirs: dict[str, Path], style: str = "interpreter") -> list
     return rows
 
 
+def _labels(rows: list[dict]) -> list[str]:
+    """The models the summary compares, in pipeline order (no SFT column in a cold start)."""
+    return [k for k in EVALS.values() if k in rows[0]]
+
+
 def summary_markdown(rows: list[dict], cfg: DictConfig) -> str:
-    labels = list(EVALS.values())
+    labels = _labels(rows)
     body = [[r["source"], r["task"], *(pct(r[k]) for k in labels)] for r in rows]
     return (f"# r1ci pipeline: accuracy (%) on held-out items, {cfg.model.name}, task mix {cfg.task_mix.name}, "
             f"curriculum {cfg.curriculum.kind}\n\n" + markdown(["source", "task", *labels], body))
@@ -249,7 +257,7 @@ def plot_summary(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = list(EVALS.values())
+    labels = _labels(rows)
     width = 0.8 / len(labels)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(rows)), 4.0))
     for j, label in enumerate(labels):
@@ -257,7 +265,7 @@ def plot_summary(rows: list[dict], path: Path) -> None:
         bars = ax.bar(xs, [100 * (r[label] or 0.0) for r in rows], width, label=label)
         ax.bar_label(bars, fmt="%.0f", fontsize=7)
     ax.set_xticks(range(len(rows)), [r["task"].replace("_", "\n") for r in rows], fontsize=8)
-    ax.set(ylabel="accuracy (%)", ylim=(0, 105), title="Held-out accuracy: untrained -> SFT -> RL")
+    ax.set(ylabel="accuracy (%)", ylim=(0, 105), title="Held-out accuracy: " + " -> ".join(labels))
     ax.legend()
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -268,10 +276,10 @@ def print_summary(rows: list[dict], out: Path) -> None:
     from rich.table import Table
 
     table = Table(title="Held-out accuracy (%), interpreter style")
-    for col in ("task", *EVALS.values()):
+    for col in ("task", *_labels(rows)):
         table.add_column(col, justify="left" if col == "task" else "right")
     for r in rows:
-        table.add_row(r["task"], *(pct(r[k]) for k in EVALS.values()), style="bold" if r["task"] == "overall" else None)
+        table.add_row(r["task"], *(pct(r[k]) for k in _labels(rows)), style="bold" if r["task"] == "overall" else None)
     console = Console()
     console.print(table)
     console.print(f"summary: {out / 'summary.md'}, plot: {out / 'summary.png'}")

@@ -3,7 +3,7 @@ potential Pi = 4p(1-p) (paper: "Curriculum by improvement potential"), for the s
 
 N = len(curriculum.styles) x len(curriculum.temperatures) answers per sample (paper: 4 styles x 5 = 20)
 from `trainer.init_model` (the model RL starts from, normally the SFT model; default model.path). Items:
-`<paths.input_dir>/train.jsonl` when given, else generated like prepare_data (r1ci.tasks.mix.load_items).
+the RL share of `<paths.input_dir>/train.jsonl` (or of items generated like prepare_data), r1ci.tasks.mix.training_items.
 
 Resumable: rollouts are appended to rollouts.jsonl chunk by chunk (flushed); a rerun of the same command
 skips every (sample, style, temperature) already there, so nothing is rolled out twice.
@@ -35,7 +35,7 @@ from r1ci.runtime import output_dir, seed_everything
 from r1ci.sandbox import make_sandbox
 from r1ci.stages.eval import job_seed
 from r1ci.tasks import TaskItem
-from r1ci.tasks.mix import load_items
+from r1ci.tasks.mix import training_items
 
 log = logging.getLogger(__name__)
 ROLLOUTS, POTENTIAL = "rollouts.jsonl", "potential.jsonl"
@@ -46,7 +46,7 @@ def run(cfg: DictConfig) -> dict:
     # compose
     seed_everything(cfg.seed)
     out = output_dir(cfg)
-    items = load_items(cfg, "train")
+    items = training_items(cfg, "rl")
     if not items:
         raise ValueError("no training items: check task_mix")
     styles = [Style.from_cfg(cfg, s) for s in cfg.curriculum.styles]

@@ -17,8 +17,7 @@ from tqdm import tqdm
 from r1ci.distributed import dist_info
 from r1ci.logging import finish_wandb, init_wandb
 from r1ci.runtime import output_dir
-from r1ci.tasks.bbh import set_data_dir
-from r1ci.tasks.mix import build_task_data, select_tasks
+from r1ci.tasks.mix import mix_data, select_tasks
 from r1ci.tasks.split import load_split
 
 
@@ -27,16 +26,14 @@ def run(cfg: DictConfig) -> dict:
     if not dist_info().is_main:  # SLURM runs every stage once per task (docs/slurm.md): rank 0 writes
         return {"out_dir": str(out), "skipped": f"rank {dist_info().rank}"}
     mix = cfg.task_mix
-    if mix.bbh_dir:
-        set_data_dir(mix.bbh_dir)
-    tasks = select_tasks(mix)
     split = load_split(mix.manifest)
     wb = init_wandb(cfg, out, job_type="prepare_data")
 
-    rows, n_train, n_test = [], 0, 0
+    rows, n_train, n_test, tasks = [], 0, 0, []
     with open(out / "train.jsonl", "w") as ftrain, open(out / "test.jsonl", "w") as ftest:
-        for name in tqdm(tasks, desc="prepare_data", unit="task"):
-            data = build_task_data(name, mix.n_train_per_task, mix.n_test_per_task, mix.seed)
+        for data in tqdm(mix_data(mix), desc="prepare_data", unit="task", total=len(select_tasks(mix))):
+            name = data.task
+            tasks.append(name)
             for f, items in ((ftrain, data.train), (ftest, data.test)):
                 for it in items:
                     f.write(json.dumps({**it.to_dict(), "source": data.source}) + "\n")

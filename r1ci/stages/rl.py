@@ -28,7 +28,7 @@ from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, Style
 from r1ci.rollout.reward import RewardWeights
 from r1ci.runtime import output_dir, seed_everything
 from r1ci.sandbox import make_sandbox
-from r1ci.tasks.mix import load_items
+from r1ci.tasks.mix import training_items
 from r1ci.training.checkpoint import CHECKPOINTS
 from r1ci.training.engine import EngineSpec, build_engine
 from r1ci.training.grpo import EngineReference, GRPOHyper, GRPOTrainer, steps_for
@@ -41,7 +41,7 @@ def run(cfg: DictConfig) -> dict:
     out = output_dir(cfg)
     seed_everything(cfg.seed)
     model_path = cfg.trainer.init_model or resolve_model_path(cfg.model, cfg.paths.cache_dir)
-    items = load_items(cfg, "train")
+    items = training_items(cfg, "rl")
     if not items:
         raise ValueError("no training items: check task_mix")
     hp = GRPOHyper.from_cfg(cfg, steps_for(cfg))

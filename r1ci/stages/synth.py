@@ -1,6 +1,7 @@
 """Stage synth: teacher trajectories on training items -> sft.jsonl (paper: SFT data, section "SFT").
 
-Keeps only trajectories whose final answer scores 1.0 and that are well formed, drops duplicates, and
+Keeps only trajectories whose final answer scores 1.0 and that are well formed (with
+`teacher.keep_incorrect`, the paper's ablation, wrong answers too), drops duplicates, and
 caps each task at `teacher.max_per_task`, drawing multi-turn trajectories `multi_turn_weight` times more
 often (the paper up-weights text<->code switches and iterative fixing). Multi-turn here means two or
 more code calls: code -> answer is the baseline shape.
@@ -32,7 +33,8 @@ from r1ci.rollout.trajectory import Trajectory
 from r1ci.runtime import output_dir, seed_everything
 from r1ci.sandbox import make_sandbox
 from r1ci.tasks import TaskItem, get_task
-from r1ci.tasks.mix import derived_seed, load_items, select_tasks
+from r1ci.tasks.mix import (derived_seed, eval_only_tasks, load_items, select_tasks, training_items,
+                           use_data_dirs)
 
 
 def run(cfg: DictConfig) -> dict:
@@ -42,12 +44,13 @@ def run(cfg: DictConfig) -> dict:
     wb = init_wandb(cfg, out, job_type="synth")
     trajs, jobs = asyncio.run(_generate(cfg, items))
     weights = RewardWeights.from_cfg(cfg.rollout)
-    correct = [(t, j) for t, j in zip(trajs, jobs) if _keep(t, j.item, weights)]
+    correct = [(t, j) for t, j in zip(trajs, jobs) if _keep(t, j.item, weights, cfg.teacher.keep_incorrect)]
     kept = select(correct, cfg.teacher.max_per_task, cfg.teacher.multi_turn_weight, cfg.seed)
 
     with open(out / "sft.jsonl", "w") as f:
         for traj, job in kept:
-            messages = trajectory_to_messages(traj, job.style.system, job.item.question)
+            messages = trajectory_to_messages(traj, job.style.system,
+                                              job.style.user_message(job.item.question))
             f.write(json.dumps({"item_id": job.item.id, "task": job.item.task, "style": job.style.name,
                                 "turns": traj.turns, "code_calls": traj.code_calls, "messages": messages}) + "\n")
     stats = _stats(items, trajs, correct, kept)
@@ -61,14 +64,17 @@ def run(cfg: DictConfig) -> dict:
 
 
 def teacher_items(cfg: DictConfig) -> list[TaskItem]:
-    """The task mix's training items, or `teacher.items_per_task` fresh items of each task (their own
-    seed): SFT data apart from the samples RL draws, and never a question of the train or test side."""
+    """The items synthesis answers, never one RL draws (r1ci.tasks.mix.training_items): the SFT share of
+    the training items, or `teacher.items_per_task` fresh items of each task (their own seed), never a
+    question of the train or test side (a small model memorises what it saw in SFT)."""
     n = cfg.teacher.items_per_task
     if not n:
-        return load_items(cfg, "train")
+        return training_items(cfg, "sft")
     mix = cfg.task_mix
+    use_data_dirs(mix)
     taken = {it.question for side in ("train", "test") for it in load_items(cfg, side)}
-    return [it for task in select_tasks(mix) for it in get_task(task).generate(n, derived_seed(mix.seed, task, "teacher"))
+    tasks = [t for t in select_tasks(mix) if t not in eval_only_tasks(mix)]
+    return [it for task in tasks for it in get_task(task).generate(n, derived_seed(mix.seed, task, "teacher"))
             if it.question not in taken]
 
 
@@ -108,11 +114,12 @@ def is_multi_turn(traj: Trajectory) -> bool:
     return traj.code_calls >= 2
 
 
-def _keep(traj: Trajectory, item: TaskItem, weights: RewardWeights) -> bool:
+def _keep(traj: Trajectory, item: TaskItem, weights: RewardWeights, keep_incorrect: bool = False) -> bool:
+    """Well formed and correct (paper); well formed only with `teacher.keep_incorrect` (its ablation)."""
     if traj.infra_failed:
         return False
     traj.reward = compute_reward(traj, item, weights)
-    return traj.reward.correct and traj.reward.well_formed
+    return traj.reward.well_formed and (traj.reward.correct or keep_incorrect)
 
 
 def select(pairs: list[tuple[Trajectory, RolloutJob]], cap: int, multi_turn_weight: float,

@@ -8,11 +8,10 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 Source = Literal["symbench", "bbh", "reasoning_gym"]
 SOURCES: tuple[Source, ...] = ("symbench", "bbh", "reasoning_gym")
 
-# Appended to every question so the model knows the one answer format the extractor reads.
-ANSWER_INSTRUCTION = (
-    "\n\nThink step by step; you may write Python code in ```python blocks, which will be run for you. "
-    "Give your final answer wrapped in triple angle brackets, like <<<answer>>>."
-)
+# Appended to every question so the model knows the one answer format the extractor reads. It is the same
+# for every prompting style: how to work (plain text, or code that is run) is the style's instruction,
+# which the rollout adds from conf/prompts (`prompts.<style>.instruction`).
+ANSWER_INSTRUCTION = "\n\nGive your final answer wrapped in triple angle brackets, like <<<answer>>>."
 
 
 @dataclass

@@ -1,11 +1,11 @@
 """BIG-Bench-Hard: the 27 tasks of suzgunmirac/BIG-Bench-Hard, scored by normalised exact match.
 
 Data: one `<task>.json` per task, `{"examples": [{"input", "target"}]}` (250 examples; causal_judgement
-187, penguins_in_a_table 146, snarks 178). The directory is, first found:
-  1. `set_data_dir(path)` (prepare_data calls it with `task_mix.bbh_dir`);
+187, penguins_in_a_table 146, snarks 178). A copy ships with the package, in `r1ci/tasks/data/bbh/`
+(MIT licence and source in that folder), so everything runs offline. The directory is, first found:
+  1. `set_data_dir(path)` (stages call it with `task_mix.bbh_dir`);
   2. the environment variable `R1CI_BBH_DIR`;
-  3. the shared test copy, `<repo>/../shared/data/bbh`;
-  4. a download of the GitHub raw files (`BBH_URL`) into `~/.cache/r1ci/bbh` (needs network).
+  3. the shipped copy, `PACKAGED_DIR`.
 A directory that is given but lacks a task's file is an error, never a silent fallback.
 
 Answers: each task has one answer kind (`TASK_KINDS`) with its own instruction and comparison.
@@ -20,7 +20,6 @@ import json
 import os
 import random
 import re
-import urllib.request
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -72,38 +71,31 @@ INSTRUCTIONS: dict[str, str] = {
             "with a space before the closing >>>.",
 }
 
-SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bbh"
-BBH_URL = "https://raw.githubusercontent.com/suzgunmirac/BIG-Bench-Hard/main/bbh/{task}.json"
-CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "r1ci" / "bbh"
+PACKAGED_DIR = Path(__file__).resolve().parent / "data" / "bbh"
 
 _data_dir: Path | None = None
 
 
 def set_data_dir(path: str | Path | None) -> None:
-    """Read BBH files from `path` from now on (None: back to env / shared copy / download)."""
+    """Read BBH files from `path` from now on (None: back to $R1CI_BBH_DIR or the shipped copy)."""
     global _data_dir
     _data_dir = None if path is None else Path(path).expanduser()
 
 
-def data_dir() -> Path | None:
-    """The configured directory, or None when the files must be downloaded."""
+def data_dir() -> Path:
+    """Where the task files are read from (see the module docstring for the order)."""
     if _data_dir is not None:
         return _data_dir
     env = os.environ.get("R1CI_BBH_DIR")
-    if env:
-        return Path(env).expanduser()
-    return SHARED_DIR if SHARED_DIR.is_dir() else None
+    return Path(env).expanduser() if env else PACKAGED_DIR
 
 
 def load_examples(task: str) -> list[dict[str, str]]:
-    """The task's examples, from the configured directory or a (cached) download."""
-    directory = data_dir()
-    if directory is None:
-        return _read(_download(task))
-    path = directory / f"{task}.json"
+    """The task's examples, from the configured directory."""
+    path = data_dir() / f"{task}.json"
     if not path.is_file():
         raise FileNotFoundError(f"BBH file {path} not found (directory from set_data_dir, task_mix.bbh_dir "
-                                f"or R1CI_BBH_DIR; unset them to use the shared copy or a download)")
+                                f"or R1CI_BBH_DIR; unset them to use the copy shipped in {PACKAGED_DIR})")
     return _read(path)
 
 
@@ -120,27 +112,6 @@ def _read_cached(path: str, mtime: float) -> tuple[dict[str, str], ...]:
 
 def _read(path: Path) -> list[dict[str, str]]:
     return list(_read_cached(str(path), path.stat().st_mtime))
-
-
-def _download(task: str) -> Path:
-    """Fetch one task file from GitHub into CACHE_DIR (once); a clear error when offline."""
-    path = CACHE_DIR / f"{task}.json"
-    if path.is_file():
-        return path
-    url = BBH_URL.format(task=task)
-    try:
-        with urllib.request.urlopen(url, timeout=30) as resp:
-            body = resp.read()
-        json.loads(body)
-    except Exception as exc:
-        raise RuntimeError(f"BBH data for {task!r}: no local directory (set task_mix.bbh_dir, "
-                           f"R1CI_BBH_DIR or r1ci.tasks.bbh.set_data_dir) and the download from {url} "
-                           f"failed: {exc}") from exc
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(body)
-    tmp.replace(path)
-    return path
 
 
 class BBHTask(TaskBase):

@@ -16,6 +16,7 @@ _SOURCE_MODULES = {
     "reasoning_gym": "r1ci.tasks.reasoning_gym",
 }
 _loaded: set[str] = set()
+_USER: set[str] = set()  # names registered by register_user (r1ci/tasks/user_jsonl.py)
 
 
 def register(name: str, source: str, factory: Callable[[], Task]) -> None:
@@ -25,6 +26,18 @@ def register(name: str, source: str, factory: Callable[[], Task]) -> None:
     if name in _FACTORIES and _FACTORIES[name][0] != source:
         raise ValueError(f"task name {name!r} already registered by source {_FACTORIES[name][0]!r}")
     _FACTORIES[name] = (source, factory)
+
+
+def register_user(name: str, source: str, factory: Callable[[], Task]) -> None:
+    """Register a user-data task under any source label (tables show it). Registering a user task's name
+    again replaces it (the config changed); a built-in task's name is refused."""
+    _load(None)
+    if name in _FACTORIES and name not in _USER:
+        raise ValueError(f"user task name {name!r} is taken by the built-in {_FACTORIES[name][0]} task of "
+                         f"that name; give task_mix.user_tasks another name")
+    _FACTORIES[name] = (source, factory)
+    _INSTANCES.pop(name, None)
+    _USER.add(name)
 
 
 def _load(source: str | None) -> None:

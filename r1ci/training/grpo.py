@@ -5,9 +5,10 @@
   -> reference log-probs -> PPO-clip + KL loss over model tokens only -> optimiser step
   -> push weights to vLLM -> verify the push -> log -> checkpoint.
 
-One optimiser step per batch: the policy that sampled a batch is the one being updated, so the PPO ratio
-starts at 1 (old_logp = logp.detach()); the clip matters only if updates per batch are added later. What
-we monitor instead is the ratio between the trainer's and vLLM's log-probs of the sampled tokens: far
+By default one optimiser step per batch: the policy that sampled a batch is the one being updated, so the
+PPO ratio is 1 (old_logp = logp.detach()). With trainer.updates_per_batch = U > 1 the batch is split into U
+mini-batches, one optimiser step each, against the log-probs of the pre-update policy: the clip then
+bounds the later steps (policy/clip_frac, policy/ratio_abs_dev). What we monitor as well is the ratio between the trainer's and vLLM's log-probs of the sampled tokens: far
 from 1 means the engines disagree (a sync bug), which raises an alarm.
 """
 
@@ -62,6 +63,8 @@ class GRPOHyper:
     max_abs_log_ratio: float
     alarm_hard_stop: bool
     filter_zero_variance: bool = False
+    updates_per_batch: int = 1
+    mask_interpreter: bool = True
 
     @classmethod
     def from_cfg(cls, cfg: Any, steps: int) -> "GRPOHyper":
@@ -69,7 +72,8 @@ class GRPOHyper:
         return cls(t.lr, t.lr_schedule, t.warmup_ratio, steps, t.global_batch_size, t.group_size, t.kl_coef,
                    t.clip_eps, t.temperature, t.loss_agg, t.std_normalize, cfg.model.micro_batch_size,
                    t.save_every, t.seed, t.sync_tolerance, t.max_sandbox_error_rate, t.max_abs_log_ratio,
-                   t.alarm_hard_stop, cfg.curriculum.filter_zero_variance)
+                   t.alarm_hard_stop, cfg.curriculum.filter_zero_variance, t.updates_per_batch,
+                   cfg.rollout.mask_interpreter)
 
 
 @dataclass
@@ -219,44 +223,83 @@ class GRPOTrainer:
         return dict(zip(ro.kept, rows))
 
     def update(self, ro: Rollouts, step: int, ref_rows: dict[int, list[float]] | None = None) -> dict[str, float]:
-        """One optimiser step: PPO-clip + KL over model tokens of the kept groups. `ref_rows`: reference
-        log-probs per trajectory when the rollout engine scored them (else the frozen model does)."""
+        """`updates_per_batch` optimiser steps (PPO mini-batches) of PPO-clip + KL over model tokens of the
+        kept groups. `ref_rows`: reference log-probs per trajectory when the rollout engine scored them
+        (else the frozen model does). With one update the sampling policy is the one updated (ratio 1);
+        with more, the later mini-batches see a moved policy and the clip bounds how far it goes."""
         lr = lr_at(step, peak_lr=self.hp.lr, total_steps=self.hp.steps,
                    warmup_steps=warmup_steps_for(self.hp.steps, self.hp.warmup_ratio), kind=self.hp.lr_schedule)
         kept = ro.kept
+        sums = dict.fromkeys(("loss", "kl", "clip", "logp", "log_ratio", "ratio_dev", "sampled", "grad_norm"), 0.0)
         if not kept:
-            return {"train/lr": lr, "train/grad_norm": 0.0, "policy/loss": 0.0, "policy/kl": 0.0,
-                    "policy/clip_frac": 0.0, "policy/entropy": 0.0, "policy/abs_log_ratio_vllm": 0.0}
+            return {"train/lr": lr, **self._update_metrics(sums, 1.0, 1)}
         adv = group_advantages(torch.tensor([ro.rewards[i] for i in kept]), self.hp.group_size,
                                self.hp.std_normalize)
-        examples = [SFTExample(t.item_id, t.task, tuple(t.token_ids), tuple(t.loss_mask))
+        examples = [SFTExample(t.item_id, t.task, tuple(t.token_ids),
+                               tuple(t.loss_mask if self.hp.mask_interpreter else t.response_mask))
                     for t in (ro.trajectories[i] for i in kept)]
-        order = sorted(range(len(kept)), key=lambda i: -len(examples[i]))  # length-bucketed micro-batches
+        n_updates = min(self.hp.updates_per_batch, len(kept))  # never an empty mini-batch
+        old = self._old_logprobs(examples) if n_updates > 1 else None
+        tokens = 0.0
+        for u in range(n_updates):  # mini-batch u: every n_updates-th trajectory, from u
+            part = list(range(u, len(kept), n_updates))
+            totals = self._totals([examples[i] for i in part])
+            for k, v in self._minibatch(ro, kept, examples, part, adv, old, ref_rows, totals).items():
+                sums[k] += v
+            sums["grad_norm"] += self.engine.step(lr)
+            tokens += totals["tokens"]
+        return {"train/lr": lr, **self._update_metrics(sums, max(1.0, tokens), n_updates)}
+
+    def _minibatch(self, ro: Rollouts, kept: list[int], examples: list[SFTExample], part: list[int],
+                   adv: torch.Tensor, old: list[torch.Tensor] | None, ref_rows: dict[int, list[float]] | None,
+                   totals: dict[str, float]) -> dict[str, float]:
+        """Backward over one mini-batch (`part` indexes `examples`), in length-bucketed micro-batches."""
+        order = sorted(part, key=lambda i: -len(examples[i]))
         micro = [order[j:j + self.hp.micro_batch_size] for j in range(0, len(order), self.hp.micro_batch_size)]
-        totals = self._totals(examples)
-        sums = dict.fromkeys(("loss", "kl", "clip", "logp", "log_ratio"), 0.0)
+        sums = dict.fromkeys(("loss", "kl", "clip", "logp", "log_ratio", "ratio_dev", "sampled"), 0.0)
         for j, idx in enumerate(micro):
             mb = collate(examples, MicroPlan(tuple(idx)), self.pad_id)
             mask = shift_mask(mb.loss_mask).to(self.engine.device)
             logp = self.engine.forward_logprobs(mb.input_ids, mb.attention_mask)
+            old_logp = logp.detach() if old is None else _stack(old, idx, logp.shape[1]).to(logp.device)
             ref = self._ref_logprobs(mb, [kept[i] for i in idx], ref_rows)
-            loss, parts = policy_loss(logp, logp.detach(), ref, adv[idx].to(logp.device), mask, self.hp.clip_eps,
+            loss, parts = policy_loss(logp, old_logp, ref, adv[idx].to(logp.device), mask, self.hp.clip_eps,
                                       self.hp.kl_coef, self.hp.loss_agg)
             weight = self._micro_weight(mask, totals)
             self.engine.backward(loss * weight, last_micro_batch=j == len(micro) - 1)
-            vllm_logp = _shifted([ro.trajectories[kept[i]].logprobs for i in idx], mask.shape[1])
+            trajs = [ro.trajectories[kept[i]] for i in idx]
+            vllm_logp = _shifted([t.logprobs for t in trajs], mask.shape[1])
+            sampled = _shifted([t.loss_mask for t in trajs], mask.shape[1]).bool()  # tokens vLLM sampled
             m = mask.bool()
             sums["loss"] += float(loss.detach()) * weight
             sums["kl"] += float(parts["kl"][m].sum())
             sums["clip"] += float(parts["clipped"][m].sum())
+            sums["ratio_dev"] += float((parts["ratio"][m] - 1.0).abs().sum())
             sums["logp"] += float(logp.detach()[m].sum())
-            sums["log_ratio"] += float((logp.detach().cpu() - vllm_logp)[m.cpu()].abs().sum())
-        grad_norm = self.engine.step(lr)
-        n_tok = max(1.0, totals["tokens"])
-        return {"train/lr": lr, "train/grad_norm": grad_norm, "policy/loss": sums["loss"],
+            sums["log_ratio"] += float((logp.detach().cpu() - vllm_logp)[sampled].abs().sum())
+            sums["sampled"] += float(sampled.sum())
+        return sums
+
+    def _old_logprobs(self, examples: list[SFTExample]) -> list[torch.Tensor]:
+        """Per-token log-probs of every example under the policy before this batch's updates: the PPO
+        ratio's denominator for all mini-batches."""
+        out: list[torch.Tensor] = [torch.empty(0)] * len(examples)
+        with torch.no_grad():
+            for j in range(0, len(examples), self.hp.micro_batch_size):
+                idx = list(range(j, min(j + self.hp.micro_batch_size, len(examples))))
+                mb = collate(examples, MicroPlan(tuple(idx)), self.pad_id)
+                logp = self.engine.forward_logprobs(mb.input_ids, mb.attention_mask).detach().cpu()
+                for row, i in enumerate(idx):
+                    out[i] = logp[row, :len(examples[i]) - 1]
+        return out
+
+    @staticmethod
+    def _update_metrics(sums: dict[str, float], n_tok: float, n_updates: int) -> dict[str, float]:
+        return {"train/grad_norm": sums["grad_norm"] / n_updates, "policy/loss": sums["loss"] / n_updates,
                 "policy/kl": sums["kl"] / n_tok, "policy/clip_frac": sums["clip"] / n_tok,
+                "policy/ratio_abs_dev": sums["ratio_dev"] / n_tok,  # mean |pi / pi_old - 1|: 0 with one update
                 "policy/entropy": -sums["logp"] / n_tok,  # sampled-token estimate of the entropy
-                "policy/abs_log_ratio_vllm": sums["log_ratio"] / n_tok}
+                "policy/abs_log_ratio_vllm": sums["log_ratio"] / max(1.0, sums["sampled"])}
 
     def _totals(self, examples: list[SFTExample]) -> dict[str, float]:
         tokens = sum(e.n_loss_tokens for e in examples)
@@ -335,6 +378,14 @@ def drop_zero_variance(ro: Rollouts, group_size: int) -> Rollouts:
         else:
             kept += group
     return Rollouts(ro.trajectories, ro.rewards, kept, ro.groups_dropped, filtered)
+
+
+def _stack(rows: list[torch.Tensor], idx: list[int], width: int) -> torch.Tensor:
+    """[len(idx), width] of per-example log-prob rows, right-padded with 0."""
+    out = torch.zeros(len(idx), width)
+    for b, i in enumerate(idx):
+        out[b, :len(rows[i])] = rows[i][:width]
+    return out
 
 
 def _shifted(rows: list[list[float]], width: int) -> torch.Tensor:

@@ -10,7 +10,8 @@ LENGTH = "\x00length"  # suffix marking a scripted turn that ran out of tokens
 
 
 class ScriptedEngine:
-    """Replies with the next scripted turn; checks it is always given the full sequence so far."""
+    """Replies with the next scripted turn, as a real engine would: up to and including the first stop
+    string in it (the rest of the turn is what the next call generates). Records every call."""
 
     def __init__(self, tokenizer, turns: list[str]):
         self.tokenizer = tokenizer
@@ -20,6 +21,10 @@ class ScriptedEngine:
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput:
         self.calls.append((list(prompt_ids), sampling))
         text = self.turns.pop(0) if self.turns else "I give up."
+        cut = min((text.find(s) + len(s) for s in sampling.stop if s in text), default=len(text))
+        if cut < len(text.removesuffix(LENGTH)):  # stopped early: the rest comes with the next call
+            self.turns.insert(0, text[cut:])
+            text = text[:cut]
         finish = "length" if text.endswith(LENGTH) else "stop"
         text = text.removesuffix(LENGTH)
         ids = self.tokenizer.encode(text, add_special_tokens=False)

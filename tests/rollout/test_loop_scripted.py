@@ -38,7 +38,10 @@ def check_invariants(traj, engine):
         assert span == [1 if seg.kind == "model" else 0] * len(seg.token_ids)
         assert traj.token_ids[seg.start:seg.start + len(seg.token_ids)] == seg.token_ids
     model_starts = [s.start for s in traj.model_segments]
-    assert [len(ids) for ids, _ in engine.calls] == model_starts
+    calls = [len(ids) for ids, _ in engine.calls]
+    assert set(model_starts) <= set(calls)  # each segment starts with a call on the full prefix
+    for ids, _ in engine.calls:  # and every call, continuations too, saw exactly the tokens so far
+        assert traj.token_ids[:len(ids)] == ids
 
 
 async def test_code_then_answer(tiny_tokenizer, sandbox, item):
@@ -140,7 +143,7 @@ async def test_sft_tokenisation_matches_the_rollout_layout(tiny_tokenizer, sandb
 
     turns = [code_turn(f"print({item.answer!r})"), f"So <<<{item.answer}>>>"]
     traj, _ = await rollout(tiny_tokenizer, sandbox, turns, item)
-    messages = trajectory_to_messages(traj, INTERP.system, item.question)
+    messages = trajectory_to_messages(traj, INTERP.system, INTERP.user_message(item.question))
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "interpreter", "assistant"]
     ids, mask = tokenize_messages(tiny_tokenizer, messages)
     assert ids[:-1] == traj.token_ids and mask[:-1] == traj.loss_mask  # same ids, same mask as the rollout
@@ -159,3 +162,77 @@ async def test_trajectory_cut_after_a_code_call_is_not_well_formed(tiny_tokenize
     assert traj.finish == "max_turns" and traj.final_answer == item.answer
     r = compute_reward(traj, item)
     assert r.correct and not r.well_formed and r.total == pytest.approx(0.9)
+
+
+# ---- fences: only the closing fence of a python block ends a turn (issue: a bare fence ended it) ----
+
+async def test_bare_fence_block_continues_the_turn_and_is_not_run(tiny_tokenizer, sandbox, item):
+    """A bare ``` block (a table, a sketch) opens with the stop string "```\n": the same segment goes on,
+    and the python block after it is the one run."""
+    turn = ("Let me lay it out:\n```\nstep | value\n```\nNow compute:\n```python\n"
+            f"print({item.answer!r})\n```\n")
+    traj, engine = await rollout(tiny_tokenizer, sandbox, [turn, f"So <<<{item.answer}>>>"], item)
+    check_invariants(traj, engine)
+    assert [s.kind for s in traj.segments] == ["prompt", "model", "interpreter", "model"]
+    assert traj.segments[1].text == turn and len(engine.calls) == 4  # 3 calls build segment 1
+    assert traj.code_calls == 1 and traj.exec_results[0].stdout.strip() == str(item.answer)
+    assert traj.finish == "answered" and compute_reward(traj, item).well_formed
+
+
+async def test_text_block_and_inline_backticks_do_not_end_the_turn(tiny_tokenizer, sandbox, item):
+    turn = ("Plan (inline `gcd` and ```x = 1``` are prose):\n```text\n1. compute\n2. answer\n```\n"
+            f"```python\nprint({item.answer!r})\n```\n")
+    traj, engine = await rollout(tiny_tokenizer, sandbox, [turn, f"<<<{item.answer}>>>"], item)
+    check_invariants(traj, engine)
+    assert traj.segments[1].text == turn and traj.code_calls == 1
+    assert compute_reward(traj, item).correct
+
+
+async def test_a_closed_bare_block_is_never_executed(tiny_tokenizer, sandbox, item):
+    turn = f"Sketch:\n```\nprint('not run')\n```\nThe answer is <<<{item.answer}>>>"
+    traj, engine = await rollout(tiny_tokenizer, sandbox, [turn], item)
+    check_invariants(traj, engine)
+    assert traj.code_calls == 0 and traj.turns == 1 and traj.finish == "answered"
+    assert traj.model_text == turn and compute_reward(traj, item).correct
+
+
+# ---- token budgets: a segment may use the whole remaining response budget ----
+
+async def test_segments_get_the_remaining_response_budget_by_default(tiny_tokenizer, sandbox, item):
+    limits = LoopLimits(max_response_tokens=3000)  # more than the old 1024-token cap per segment
+    traj, engine = await rollout(tiny_tokenizer, sandbox, [code_turn("print(1)"), "<<<1>>>"], item, limits=limits)
+    first, second = (call[1].max_tokens for call in engine.calls)
+    assert first == 3000 and second == 3000 - (traj.segments[3].start - traj.prompt_len)
+    _, engine = await rollout(tiny_tokenizer, sandbox, ["All in text. <<<1>>>"], item, style=TEXT, limits=limits)
+    assert engine.calls[0][1].max_tokens == 3000  # text only: the whole response budget in one segment
+
+
+async def test_a_per_turn_cap_covers_the_whole_segment_across_continuations(tiny_tokenizer, sandbox, item):
+    turn = "```\nx\n```\n" + code_turn("print(1)")
+    limits = LoopLimits(max_response_tokens=500, max_tokens_per_turn=200)
+    traj, engine = await rollout(tiny_tokenizer, sandbox, [turn, "<<<1>>>"], item, limits=limits)
+    budgets = [call[1].max_tokens for call in engine.calls]
+    sizes = [len(ids) for ids, _ in engine.calls]
+    assert budgets[0] == 200 and budgets[1] == 200 - (sizes[1] - sizes[0])  # the continuation's share
+    assert traj.code_calls == 1
+
+
+# ---- prompts follow the style (conf/prompts is their one home) ----
+
+def test_each_style_instruction_follows_the_question_and_text_only_never_mentions_code():
+    from r1ci.config import STYLES, compose
+    from r1ci.tasks import ANSWER_INSTRUCTION
+
+    cfg = compose([])
+    questions = [get_task(name).generate(1, 0)[0].question for name in ("gcd", "boolean_expressions", "game24")]
+    code_words = ("code", "python", "```", "program", "run", "print")
+    for q in questions:
+        assert q.endswith(ANSWER_INSTRUCTION) and not any(w in ANSWER_INSTRUCTION.lower() for w in code_words)
+    for name in STYLES:
+        style = Style.from_cfg(cfg, name)
+        user = style.user_message(questions[0])
+        assert user.startswith(questions[0]) and user.endswith(style.instruction) and style.instruction
+        if style.mode == "text_only":
+            assert not any(w in (style.instruction + style.system).lower() for w in code_words[1:]), name
+        else:
+            assert "print" in style.instruction and "```python" in style.instruction, name

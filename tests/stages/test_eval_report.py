@@ -68,7 +68,8 @@ def test_eval_writes_table_csv_jsonl_metrics_and_wandb_run(sweep):
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 * len(tasks) and sum(int(r["n"]) for r in rows) == len(trajs)
     table = (out / "results.md").read_text()
-    assert "| Task | interpreter | text |" in table and "**Overall average (5 tasks)**" in table
+    assert "| Task | items | interpreter | text |" in table and "**Overall average (5 tasks)** | 10 |" in table
+    assert "| gcd | 2 |" in table  # the item count of every task is in the table
     assert "**BIG-Bench-Hard average (2 tasks)**" in table and "**Reasoning-Gym average (3 tasks)**" in table
     assert "SymBench" not in table  # the smoke mix has no SymBench task: no empty section
 
@@ -251,3 +252,31 @@ def test_report_legend_names_runs_by_the_label_that_differs():
     same = [{**r, "curriculum": "staged"} for r in rows]
     assert report.legend_names(same, ["model", "curriculum"]) == [r["setting"] for r in rows]
     assert report.legend_names([{**same[0], "setting": ""}], ["model"]) == ["a/eval_rl"]
+
+
+def test_every_test_task_is_evaluated_on_its_configured_items():
+    """task_mix=test: all 37 test tasks, each with task_mix.n_test_per_task items (BBH ones too, and
+    penguins_in_a_table, whose 146 examples a training draw used to swallow), and no training items."""
+    from collections import Counter
+
+    from r1ci.tasks.mix import load_items
+
+    cfg = compose(["stage=eval", "logger=none", "task_mix=test"])
+    items, source_of = eval_stage.load_items(cfg)
+    per_task = Counter(it.task for it in items)
+    assert len(source_of) == len(per_task) == 37 and "penguins_in_a_table" in per_task
+    assert min(per_task.values()) >= cfg.task_mix.n_test_per_task == 50, per_task
+    assert load_items(cfg, "train") == []  # test-side tasks give no training items
+
+
+def test_a_task_short_of_items_is_an_error_not_a_silent_gap():
+    cfg = compose(["stage=eval", "logger=none", "task_mix=smoke", "task_mix.tasks=[penguins_in_a_table,gcd]",
+                   "task_mix.n_train_per_task=0", "task_mix.n_test_per_task=200", "eval.min_items_per_task=147"])
+    with pytest.raises(ValueError, match=r"penguins_in_a_table': 146"):
+        eval_stage.load_items(cfg)
+
+
+def test_held_out_items_are_topped_up_when_a_fixed_pool_overlaps_training():
+    """BBH is a fixed pool: a training draw and a test draw overlap, and the test side is refilled."""
+    data = build_task_data("boolean_expressions", 100, 40, seed=0)
+    assert len(data.test) == 40 and not {it.question for it in data.test} & {it.question for it in data.train}

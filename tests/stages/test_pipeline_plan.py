@@ -12,7 +12,8 @@ from r1ci.stages.pipeline import plan
 
 def _steps(user, out="/runs/a", **pipeline):
     p = OmegaConf.create({"synth_overrides": [], "sft_overrides": ["trainer.epochs=2"],
-                          "rl_overrides": ["trainer.steps=3"], "eval_task_mix": None, **pipeline})
+                          "rl_overrides": ["trainer.steps=3"], "eval_task_mix": None, "cold_start": False,
+                          **pipeline})
     kind = next((o.split("=")[1] for o in user if o.startswith("curriculum=")), "staged")
     return {s.name: s for s in plan(user, p, kind, Path(out), Path("/shared"))}
 
@@ -31,6 +32,19 @@ def test_steps_are_wired_to_their_predecessors():
     assert all(o.split("=")[0] != "trainer.steps" for name in ("sft", "potential") for o in s[name].overrides)
     assert [st.overrides[0] for st in s.values()] == ["stage=prepare_data", "stage=synth", "stage=sft", "stage=eval",
                                                       "stage=eval", "stage=potential", "stage=rl", "stage=eval"]
+
+
+def test_cold_start_runs_rl_from_the_untrained_model_without_synth_or_sft():
+    """The paper's cold-start ablation: no synthesis, no SFT; p and GRPO start from model.path."""
+    s = _steps(["model=tiny"], cold_start=True)
+    assert list(s) == ["prepare_data", "eval_untrained", "potential", "rl", "eval_rl"]
+    for name in ("potential", "rl"):
+        assert not any(o.startswith("trainer.init_model") for o in s[name].overrides)
+    assert f"curriculum.potential_dir={s['potential'].dir}" in s["rl"].overrides
+    assert "pipeline.cold_start=true" in s["eval_rl"].overrides  # labels the run for stage=report
+    warm = _steps(["model=tiny"])
+    assert s["prepare_data"].dir == warm["prepare_data"].dir  # the data step is shared with the full method
+    assert s["potential"].dir != warm["potential"].dir  # p of another model
 
 
 def test_eval_on_another_task_mix_generates_its_items():

@@ -13,7 +13,8 @@ TASKS = "task_mix.tasks=[number_multiply,string_insertion,game24]"
 
 
 def test_oracle_synthesis_writes_correct_multi_turn_conversations(run_launch, tmp_path):
-    proc = run_launch("stage=synth", "teacher=oracle", TASKS, "task_mix.n_train_per_task=8", "teacher.items_per_task=null",
+    # 16 training items per task: the teacher answers its SFT share, 8 (the rest are RL's)
+    proc = run_launch("stage=synth", "teacher=oracle", TASKS, "task_mix.n_train_per_task=16", "teacher.items_per_task=null",
                       "teacher.max_per_task=6", "teacher.shape_direct=0.4", "teacher.shape_fix=0.3",
                       "teacher.shape_check=0.3", f"paths.root={tmp_path}", "logger=none")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -21,10 +22,6 @@ def test_oracle_synthesis_writes_correct_multi_turn_conversations(run_launch, tm
     rows = [json.loads(line) for line in sft.read_text().splitlines()]
     per_task = {t: sum(r["task"] == t for r in rows) for t in ("number_multiply", "string_insertion", "game24")}
     assert all(0 < n <= 6 for n in per_task.values()), per_task  # capped, every task represented
-    items = {}
-    for task in per_task:
-        for it in get_task(task).generate(8, seed=0):
-            items[it.id] = it
     shapes = set()
     for r in rows:
         validate_messages(r["messages"])
@@ -45,7 +42,7 @@ def _items(tmp_path):
     from r1ci.config import compose
     from r1ci.tasks.mix import load_items
 
-    cfg = compose([TASKS, "task_mix.n_train_per_task=8"])
+    cfg = compose([TASKS, "task_mix.n_train_per_task=16"])
     return [it.to_dict() for it in load_items(cfg, "train")]
 
 
@@ -79,7 +76,7 @@ def test_select_caps_dedupes_and_prefers_multi_turn():
 def test_teacher_items_can_outnumber_the_rl_set_but_never_touch_the_test_side():
     from r1ci.config import compose
     from r1ci.stages.synth import teacher_items
-    from r1ci.tasks.mix import load_items
+    from r1ci.tasks.mix import load_items, training_items
 
     base = ["task_mix=smoke", "task_mix.tasks=[boolean_expressions,gcd]", "task_mix.n_train_per_task=5",
             "task_mix.n_test_per_task=40"]
@@ -91,6 +88,37 @@ def test_teacher_items_can_outnumber_the_rl_set_but_never_touch_the_test_side():
     assert not {it.question for it in items} & (test | train)  # apart from RL's samples and the test side
     per_task = {t: sum(it.task == t for it in items) for t in ("boolean_expressions", "gcd")}
     assert 150 < per_task["boolean_expressions"] < 200 and 180 < per_task["gcd"] <= 200, per_task
-    # without it, the teacher answers exactly the task mix's training items
-    plain = compose([*base, "teacher.items_per_task=null"])
-    assert [it.id for it in teacher_items(plain)] == [it.id for it in load_items(plain, "train")]
+    # with it, RL draws every training item
+    assert [it.id for it in training_items(cfg, "rl")] == [it.id for it in load_items(cfg, "train")]
+
+
+def test_sft_and_rl_draw_disjoint_training_items_by_default():
+    """Paper: SFT and RL use different items. Without teacher.items_per_task, each task's training items
+    are split by a seeded share: synthesis answers one part, RL and its p estimate draw the other."""
+    from r1ci.config import compose
+    from r1ci.stages.synth import teacher_items
+    from r1ci.tasks.mix import load_items, training_items
+
+    cfg = compose(["task_mix=smoke", "teacher.items_per_task=null", "task_mix.n_train_per_task=10"])
+    train = load_items(cfg, "train")
+    sft, rl = teacher_items(cfg), training_items(cfg, "rl")
+    assert {it.id for it in sft}.isdisjoint({it.id for it in rl})
+    assert sorted(it.id for it in sft + rl) == sorted(it.id for it in train)
+    for task in cfg.task_mix.tasks:  # half of every task's items each way, not whole tasks
+        assert sum(it.task == task for it in sft) == sum(it.task == task for it in rl) == 5
+    assert [it.id for it in training_items(cfg, "sft")] == [it.id for it in sft]
+    other = compose(["task_mix=smoke", "teacher.items_per_task=null", "task_mix.n_train_per_task=10", "task_mix.seed=1"])
+    assert {it.id for it in training_items(other, "sft")} != {it.id for it in sft}  # seeded by the mix
+
+
+def test_keep_incorrect_is_the_ablation_that_keeps_wrong_well_formed_trajectories():
+    from r1ci.rollout.reward import RewardWeights
+    from r1ci.stages.synth import _keep
+
+    item = get_task("multistep_arithmetic_two").generate(1, seed=0)[0]
+    right, wrong = _traj(item.task, 0, f"<<<{item.answer}>>>"), _traj(item.task, 0, "<<<-123456>>>")
+    for t in (right, wrong):
+        t.final_answer = extract_answer(t.model_text)
+    messy = _traj(item.task, 0, "no answer at all")
+    assert [_keep(t, item, RewardWeights()) for t in (right, wrong, messy)] == [True, False, False]
+    assert [_keep(t, item, RewardWeights(), keep_incorrect=True) for t in (right, wrong, messy)] == [True, True, False]

@@ -1,10 +1,10 @@
-"""BIG-Bench-Hard tasks: all 27 load from the shared copy, sample deterministically, accept the target in its
+"""BIG-Bench-Hard tasks: all 27 load from the copy shipped in the package, sample deterministically, accept the target in its
 usual spellings, reject other answers, and find their data where configured (or fail clearly)."""
 
 from __future__ import annotations
 
 import json
-import urllib.request
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from r1ci.tasks.bbh import BBH_TASKS, TASK_KINDS, load_examples, matches, set_da
 from r1ci.tasks.reasoning_gym import RG_TASKS
 from r1ci.tasks.symbench import SYMBENCH_TASKS
 
-SHARED_BBH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bbh"
+SHIPPED_BBH = Path(str(resources.files("r1ci.tasks") / "data" / "bbh"))
 N, SEED = 5, 7
 HOSTILE = ["", " ", "x" * 1_000_000, "9" * 100_000, "[" * 5000, "((((", "<<<>>>", "None", "\x00",
            "```python\nprint(1)\n```", "[[1, 2], [3, [4]]]", "(Z)", "1e999999", "nan", "💥" * 1000]
@@ -47,7 +47,7 @@ def wrong_answer(item: TaskItem) -> str:
 
 def test_exactly_27_registered_matching_the_data_files():
     assert len(BBH_TASKS) == 27 and set(BBH_TASKS) == set(TASK_KINDS)
-    assert set(BBH_TASKS) == {p.stem for p in SHARED_BBH.glob("*.json")}
+    assert set(BBH_TASKS) == {p.stem for p in SHIPPED_BBH.glob("*.json")}
     assert list_tasks("bbh") == sorted(BBH_TASKS)
     assert not set(BBH_TASKS) & set(SYMBENCH_TASKS) and not set(BBH_TASKS) & set(RG_TASKS)
     assert all(get_task(n).source == "bbh" for n in BBH_TASKS)
@@ -129,7 +129,7 @@ def test_set_data_dir_and_env_var(tmp_path, monkeypatch):
     monkeypatch.setenv("R1CI_BBH_DIR", str(tmp_path / "b"))
     assert len(get_task("navigate").generate(5, 0)) == 2
     monkeypatch.delenv("R1CI_BBH_DIR")
-    assert len(get_task("navigate").generate(500, 0)) == 250  # back to the shared copy
+    assert len(get_task("navigate").generate(500, 0)) == 250  # back to the shipped copy
 
 
 def test_missing_or_malformed_file_is_a_clear_error(tmp_path):
@@ -141,31 +141,14 @@ def test_missing_or_malformed_file_is_a_clear_error(tmp_path):
         get_task("navigate").generate(1, 0)
 
 
-def test_download_when_no_directory(tmp_path, monkeypatch):
-    monkeypatch.setattr(bbh, "SHARED_DIR", tmp_path / "absent")
-    monkeypatch.setattr(bbh, "CACHE_DIR", tmp_path / "cache")
-
-    def offline(url, timeout):
-        raise OSError("network unreachable")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
-    with pytest.raises(RuntimeError, match="download from https://raw.githubusercontent.com"):
-        get_task("snarks").generate(1, 0)
-
-    class Response:  # a stand-in for the GitHub raw file
-        def __init__(self, body: bytes):
-            self.body = body
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def read(self):
-            return self.body
-
-    body = (SHARED_BBH / "snarks.json").read_bytes()
-    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: Response(body))
-    assert len(get_task("snarks").generate(3, 0)) == 3
-    assert (tmp_path / "cache" / "snarks.json").read_bytes() == body  # cached for the next time
+def test_shipped_copy_is_the_default_and_complete(monkeypatch):
+    """A fresh clone runs offline: with nothing configured every task reads the package's own copy,
+    which holds all 27 files with their known sizes, the MIT licence and its source note."""
+    assert bbh.data_dir() == bbh.PACKAGED_DIR == SHIPPED_BBH
+    sizes = {name: len(load_examples(name)) for name in BBH_TASKS}
+    small = {"causal_judgement": 187, "penguins_in_a_table": 146, "snarks": 178}
+    assert sizes == {name: small.get(name, 250) for name in BBH_TASKS}
+    assert "MIT License" in (SHIPPED_BBH / "LICENSE").read_text()
+    assert "suzgunmirac/BIG-Bench-Hard" in (SHIPPED_BBH / "SOURCE.md").read_text()
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert '"data/bbh/*.json"' in pyproject  # package data: a wheel install carries the files too

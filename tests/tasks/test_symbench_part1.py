@@ -416,3 +416,14 @@ def test_hostile_answers(name):
         value = task._score(ans, item)  # the task's own checks: no exception even before TaskBase.score
         assert task.score(ans, item) == 0.0 == float(value), (name, ans[:80])
         assert time.perf_counter() - t0 < 1.0, (name, ans[:80])
+
+
+def test_letter_logic_full_grids_differ_beyond_a_renaming_of_letters():
+    """One letter order for the whole search gave the same square under new letter names in every item, a
+    pattern a policy could learn instead of solving; the letters are now shuffled per cell."""
+    shapes = set()
+    for it in _items("letter_logic_diagram"):
+        rows = [row.split(",") for row in it.answer.split("\n")]
+        rename = {ch: str(i) for i, ch in enumerate(rows[0])}
+        shapes.add(tuple("".join(rename[ch] for ch in row) for row in rows))
+    assert len(shapes) > N_ITEMS // 2

@@ -228,3 +228,109 @@ def test_pooling_accepts_exact_fractions_and_two_decimal_rounding():
 ])
 def test_exact_math_answers_match_in_any_equal_form(answer, reference, equal):
     assert exact_equal(answer, reference) is equal
+
+
+# ---------------------------------------------------------------- MATH tasks: decimals within tolerance
+def _decimal(value: float, rel: float = 0.0) -> str:
+    """`value` moved by a relative `rel`, as Python prints it to 10 significant digits (`2.121320344`,
+    `7.716049383e-05`)."""
+    return f"{value * (1 + rel):.10g}"
+
+
+def _value(reference: str) -> float:
+    from r1ci.tasks.symbench._exact import parse_exact
+
+    return float(parse_exact(reference).evalf(30))
+
+
+@pytest.mark.parametrize("name", ["math_geometry", "math_counting_probability"])
+def test_math_decimal_within_tolerance_scores_one_outside_scores_zero(name):
+    """A decimal within 0.1% (CodeSteer's 1e-3 relative rule) of a non-integer answer scores 1; 0.3% off, 0.
+
+    Fails if decimal acceptance is reverted: before it, every decimal approximation scored 0.
+    """
+    task = TASK_CLASSES[name]()
+    default, harder = items_of(name)
+    fractional = [it for it in default + harder if re.search(r"/|sqrt|pi", it.answer)]
+    assert len(fractional) >= 10
+    for it in fractional:
+        value = _value(it.answer)
+        assert task.score(_decimal(value), it) == 1.0, (it.id, it.answer, _decimal(value))
+        assert task.score(_decimal(value, 5e-4), it) == 1.0, (it.id, it.answer)
+        assert task.score(_decimal(value, 3e-3), it) == 0.0, (it.id, it.answer)
+        assert task.score(_decimal(value, -3e-3), it) == 0.0, (it.id, it.answer)
+
+
+@pytest.mark.parametrize("name", ["math_geometry", "math_counting_probability"])
+def test_math_integer_answers_take_round_off_but_not_a_neighbour(name):
+    task = TASK_CLASSES[name]()
+    default, harder = items_of(name)
+    integers = [it for it in default + harder if re.fullmatch(r"\d+", it.answer)]
+    assert integers
+    for it in integers:
+        n = int(it.answer)
+        assert task.score(f"{n}.0", it) == 1.0
+        assert task.score(f"{n - 1}.99999999999998" if n else "0.0", it) == 1.0, it.answer
+        assert task.score(f"{n + 1}.0", it) == 0.0
+        if n < 10**11:  # beyond that a float cannot resolve 0.4, and n.4 is within round-off of n
+            assert task.score(f"{n}.4", it) == 0.0
+
+
+@pytest.mark.parametrize("answer,reference,close", [
+    ("2.1213", "3*sqrt(2)/2", True), ("2.13", "3*sqrt(2)/2", False), ("37.70", "12*pi", True),
+    ("approx 37.7", "12*pi", True), ("37.7 square units", "12*pi", True), ("$37.699$", "12*pi", True),
+    ("0.3333", "1/3", True), ("0.33", "1/3", False), ("7.716e-4", "1/1296", True), ("0.001", "1/1296", False),
+    ("0.0", "1/1296", False), ("41.99999999999998", "42", True), ("1724.0", "1725", False),
+    ("1725", "1725", False), ("38", "12*pi", False), ("1.5*pi", "3*pi/2", False), ("-0.5", "1/2", False),
+    ("1e99", "1/3", False), ("1e999", "1/3", False), ("nan", "1/2", False), ("inf", "1/2", False),
+])
+def test_decimal_close_rule(answer, reference, close):
+    """Only a lone decimal (point or exponent) gets the tolerance; exact forms and integers go through
+    `exact_equal`, which is unchanged (so 1725 scores through it, not here)."""
+    from r1ci.tasks.symbench._exact import decimal_close
+
+    assert decimal_close(answer, reference) is close
+
+
+@pytest.mark.parametrize("name", ["math_geometry", "math_counting_probability"])
+def test_math_hostile_decimals_score_zero_quickly(name):
+    task = TASK_CLASSES[name]()
+    item = items_of(name)[0][0]
+    assert task.score(item.answer, item) == 1.0  # warm up sympy before timing
+    hostile = ["1e999", "1e-999", "9" * 24 + "." + "9" * 24 + "e99", "0." + "0" * 150 + "1", "1" * 30 + ".5",
+               "." * 100, "1.2.3", "1.5e", "--1.5", "≈" * 100, "approx " * 30 + "1.0", "1e99" * 20,
+               "1_000.5", "0x1.8p1", "1.5j", "Infinity", "NaN", "1.0" + " " * 5000]
+    for answer in hostile:
+        start = time.perf_counter()
+        assert task.score(answer, item) == 0.0, answer[:60]
+        assert time.perf_counter() - start < 0.5, answer[:60]
+
+
+# ----------------------------------------------------- synthesis_decomposition: arity follows complexity
+ARITY = {1: 3, 2: 3, 3: 4, 4: 4, 5: 5}
+
+
+def test_synthesis_decomposition_asks_for_3_to_5_values_by_complexity():
+    """CodeSteer asks for [A, B, X] (complexity 1-2), [A, B, C, X] (3-4) or all five (5)."""
+    task = TASK_CLASSES["synthesis_decomposition"]()
+    default, harder = items_of(task.name)
+    assert {len(it.meta["final"]) for it in default} == {3, 4, 5}
+    assert {it.meta["complexity"] for it in harder} == {5}
+    for it in default + harder:
+        k = ARITY[it.meta["complexity"]]
+        assert len(it.meta["final"]) == len(it.meta["order"]) == k
+        slots = re.search(r"as a list \[([^\]]*)\]", it.question).group(1).split(", ")
+        assert [s.split("_")[1] for s in slots] == it.meta["order"]
+        assert ("grows crops A, B and C." in it.question) == (k > 3)
+        assert ("products X and Y" in it.question) == (k == 5)
+        padded = it.answer[:-1] + ", 0]"
+        assert task.score(padded, it) == 0.0  # one value too many is wrong
+
+
+def test_synthesis_decomposition_levels_follow_the_weights():
+    task = TASK_CLASSES["synthesis_decomposition"]()
+    only_simple = task.generate(20, 3, complexity_weights=[1, 0, 0, 0, 0])
+    assert {it.meta["complexity"] for it in only_simple} == {1}
+    assert all(it.meta["order"] == ["A", "B", "X"] and "C" not in it.meta["start"] for it in only_simple)
+    assert [it.to_dict() for it in only_simple] == [it.to_dict() for it in
+                                                     task.generate(20, 3, complexity_weights=[1, 0, 0, 0, 0])]

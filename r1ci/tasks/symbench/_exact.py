@@ -5,12 +5,17 @@ Model output is never handed to `eval` or `sympy.sympify`. Answers are normalise
 numbers, + - * / ^, parentheses, sqrt(...) and pi. Lengths, digits, nesting and powers are capped before any
 arithmetic, so `9^9^9^9` or a 10,000-character answer costs nothing. Equal values in any form match:
 1/2 = 0.5 = \\frac{1}{2}, 3*sqrt(2)/2 = 3/sqrt(2) = sqrt(9/2).
+
+The MATH-style tasks also take a plain decimal close to the exact value (`decimal_close`): the paper grades
+these tasks leniently and CodeSteer's judge accepts values "< 1e-3 relative difference", so 2.1213 for
+3*sqrt(2)/2 scores 1. Counts (integer references) still need the integer, up to float round-off.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,6 +37,16 @@ MAX_CHARS = 160
 MAX_DIGITS = 24
 MAX_DEPTH = 24
 MAX_LOG10 = 120  # a power may not exceed 10**120 in magnitude
+
+# A plain decimal answer is accepted within DECIMAL_REL_TOL of a non-integer reference: the 1e-3 relative
+# difference of CodeSteer's MATH judge (benchmark/run_math_*: is_equiv_func). An integer reference (a count,
+# a whole-degree angle) allows only float round-off (41.99999999999998 for 42), never a neighbouring count.
+DECIMAL_REL_TOL = 1e-3
+INTEGER_REL_TOL = 1e-12
+# One number with a decimal point or an exponent (two exponent digits at most, so float() stays finite),
+# optionally preceded by "approximately"; anything else is an exact form and goes through parse_exact.
+_DECIMAL = re.compile(r"(?:≈|~|approx\.?|approximately|about)?\s*"
+                      r"([+-]?(?:\d{1,24}\.\d{0,24}|\.\d{1,24}|\d{1,24}(?=e))(?:e[+-]?\d{1,2})?)")
 
 _TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\.\d+|\d+)|(\*\*|[-+*/^()])|([a-z]+))")
 _LATEX = [("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\left", ""), ("\\right", ""), ("\\cdot", "*"),
@@ -242,8 +257,45 @@ def exact_equal(answer: str, reference: str) -> bool:
     return abs(complex(diff)) <= 1e-45 * scale
 
 
+def decimal_value(text: str) -> Fraction | None:
+    """The exact value of a lone decimal answer (`2.1213`, `-0.5`, `2.1e-05`), else None.
+
+    Units, `$` and `x =` are stripped as for exact answers. A plain integer is not a decimal (it is an exact
+    answer), nor is an expression that merely contains decimals (`1.5*pi`).
+    """
+    try:
+        s = normalise(text)
+    except ParseError:
+        return None
+    m = _DECIMAL.fullmatch(s)
+    if not m or not re.search(r"[.e]", m.group(1)):
+        return None
+    return Fraction(m.group(1))
+
+
+def decimal_close(answer: str, reference: str) -> bool:
+    """True when `answer` is a lone decimal within tolerance of the exact `reference` (never raises).
+
+    Integer reference n: |d - n| < min(1/2, INTEGER_REL_TOL * max(1, |n|)), so only round-off passes. Other
+    references v: |d - v| <= DECIMAL_REL_TOL * |v| (relative, so small probabilities need their digits too).
+    """
+    try:
+        got = decimal_value(answer)
+        if got is None:
+            return False
+        want = parse_exact(reference)
+        if want.is_Integer:
+            n = int(want)
+            return abs(got - n) < min(Fraction(1, 2), Fraction(INTEGER_REL_TOL) * max(1, abs(n)))
+        value = float(_sp().N(want, 30))
+        return abs(float(got) - value) <= DECIMAL_REL_TOL * abs(value)
+    except (ParseError, ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
+        return False
+
+
 class TemplatedExactTask:
-    """Mixin for the MATH-style tasks: a question template drawn per item, an exact answer, exact scoring.
+    """Mixin for the MATH-style tasks: a question template drawn per item, an exact answer; scoring takes any
+    equal exact form, or a decimal within tolerance (`decimal_close`).
 
     Subclasses (also ProceduralTask) set TEMPLATES = {name: (make(rng, scale) -> (question, params),
     solver(params) -> answer)}, FORMAT (the answer-format sentence) and SOLVER_HELPERS (functions the
@@ -265,7 +317,10 @@ class TemplatedExactTask:
         from r1ci.tasks.symbench._common import bounded_answer
 
         s = bounded_answer(answer, 200)
-        return float(s is not None and exact_equal(s, item.meta["answer"]))
+        if s is None:
+            return 0.0
+        reference = item.meta["answer"]
+        return float(exact_equal(s, reference) or decimal_close(s, reference))
 
     def solve(self, item) -> str:
         from r1ci.tasks.symbench._common import program

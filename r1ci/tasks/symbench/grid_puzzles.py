@@ -121,13 +121,13 @@ class EightQueens(ProceduralTask):
 
 def fill_letter_grid(grid, letters, seed=None):
     """Fill the '' cells so each row and column holds every letter once and the minor diagonal
-    (top-right to bottom-left) holds one letter throughout. Most constrained cell first; `seed` only
-    shuffles the letter order tried (used to generate random full grids)."""
+    (top-right to bottom-left) holds one letter throughout. Most constrained cell first. With a `seed` the
+    letters are tried in a fresh random order at every cell: one shuffled order for the whole search would
+    only rename the letters of one fixed square, so every generated grid would share its structure."""
     n = len(grid)
     grid = [row[:] for row in grid]
     order = list(letters)
-    if seed is not None:
-        random.Random(seed).shuffle(order)
+    rnd = random.Random(seed) if seed is not None else None
 
     def candidates(r, c):
         used = set(grid[r]) | {grid[i][c] for i in range(n)}
@@ -148,6 +148,8 @@ def fill_letter_grid(grid, letters, seed=None):
         if best is None:
             return True
         r, c, opts = best
+        if rnd is not None:
+            rnd.shuffle(opts)
         for x in opts:
             grid[r][c] = x
             if search():

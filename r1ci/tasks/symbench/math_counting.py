@@ -3,7 +3,8 @@
 Each template has a generator (random parameters -> question text) and a solver (parameters -> exact
 integer or Fraction, by enumeration or dynamic programming). The reference answer is the solver's output;
 the verifier compares values exactly with the safe parser in `_exact`, so 3/8, 0.375 and \\frac{3}{8} all
-match. Bigger parameters (the `scale` knob) put the count far beyond hand calculation.
+match; a decimal within 0.1% of a non-integer answer (0.3333 for 1/3) matches too, a count must be exact.
+Bigger parameters (the `scale` knob) put the count far beyond hand calculation.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Callable
 from r1ci.tasks.symbench._common import ProceduralTask
 from r1ci.tasks.symbench._exact import TemplatedExactTask
 
-FORMAT = ("Give the exact answer as an integer or a fraction in lowest terms (for example <<<7/16>>>); "
-          "decimal approximations are not accepted.")
+FORMAT = ("Give the exact answer as an integer or a fraction in lowest terms (for example <<<7/16>>>). A "
+          "decimal within 0.1% of a fractional answer is also accepted (for example <<<0.4375>>> or "
+          "<<<0.0007716>>> for 1/1296); a count must be exact.")
 
 
 # ------------------------------------------------------------------------------------------------ solvers

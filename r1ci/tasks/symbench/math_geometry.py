@@ -4,7 +4,7 @@ Templates cover coordinates (shoelace areas, distances, point-line distance), tr
 (Heron, inradius, circumcircle), angles, regular polygons and solids. Every answer has the form
 q * sqrt(r) * pi^e with rational q, square-free r and e in {0, 1}; solvers compute it with Fractions and an
 integer square-root split (no sympy, so they run fast anywhere) and print it as e.g. 3*sqrt(2)/2 or 12*pi.
-The verifier accepts any equal exact form (see `_exact`).
+The verifier accepts any equal exact form, or a decimal within 0.1% of a non-integer value (see `_exact`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from r1ci.tasks.symbench._common import ProceduralTask
 from r1ci.tasks.symbench._exact import TemplatedExactTask
 
 FORMAT = ("Give the exact value in simplest form, using sqrt(...) for square roots and pi for π where needed "
-          "(for example <<<3*sqrt(2)/2>>>, <<<12*pi>>> or <<<7/3>>>); decimal approximations are not "
-          "accepted.")
+          "(for example <<<3*sqrt(2)/2>>>, <<<12*pi>>> or <<<7/3>>>). A decimal within 0.1% of a non-integer "
+          "exact value is also accepted (for example <<<2.1213>>> for 3*sqrt(2)/2); an integer answer must "
+          "be exact.")
 
 
 # ------------------------------------------------------------------------------------ exact-value helpers

@@ -144,56 +144,103 @@ class StringSynthesis(ProceduralTask):
 # ---------------------------------------------------------------------------------- synthesis_decomposition
 # Weights that every random method must strictly decrease, so the cycle always ends.
 _WEIGHT = {"A": 6, "B": 6, "C": 4, "X": 2, "Y": 1}
+# Per complexity level (1-5, as in CodeSteer's generator): the crops grown, what a method may consume and
+# produce, and the inventory asked for. Levels 1-2 ask for [A, B, X], 3-4 for [A, B, C, X], 5 for all five.
+_LEVELS = {
+    1: {"crops": "AB", "inputs": "AB", "outputs": "X", "order": ["A", "B", "X"]},
+    3: {"crops": "ABC", "inputs": "ABCX", "outputs": "CX", "order": ["A", "B", "C", "X"]},
+    5: {"crops": "ABC", "inputs": "ABCX", "outputs": "CXY", "order": ["A", "B", "C", "X", "Y"]},
+}
 
 
-def _random_method(rng: random.Random) -> list[dict[str, int]]:
+def _level(complexity: int) -> dict[str, Any]:
+    """The setting of a complexity level: 1-2 share one, 3-4 another, 5 its own."""
+    return _LEVELS[1 if complexity <= 2 else 3 if complexity <= 4 else 5]
+
+
+def _random_method(rng: random.Random, level: dict[str, Any]) -> list[dict[str, int]]:
+    """One exchange method over the level's resources that lowers the total weight (so cycling ends)."""
     while True:
-        names = rng.sample(["A", "B", "C", "X"], rng.choice([1, 2, 2, 3]))
+        pool = list(level["inputs"])
+        names = rng.sample(pool, min(len(pool), rng.choice([1, 2, 2, 3])))
         inputs = {k: rng.randint(1, 3) for k in sorted(names)}
-        out_name = rng.choice([k for k in ("C", "X", "Y") if k not in inputs])
-        outputs = {out_name: rng.randint(1, 3)}
+        choices = [k for k in level["outputs"] if k not in inputs]
+        if not choices:
+            continue
+        outputs = {rng.choice(choices): rng.randint(1, 3)}
         w_in = sum(_WEIGHT[k] * v for k, v in inputs.items())
         if w_in > sum(_WEIGHT[k] * v for k, v in outputs.items()):
             return [inputs, outputs]
 
 
+def _name_list(names) -> str:
+    """'AB' -> 'A and B', 'ABC' -> 'A, B and C' (any sequence of strings)."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 class SynthesisDecomposition(ProceduralTask):
-    """A farm exchanges crops A, B, C for products X, Y with methods cycled once per visit."""
+    """A farm exchanges crops for products with methods cycled once per visit.
+
+    Each item draws a complexity level 1-5 (`complexity_weights`, CodeSteer's 10/20/30/40/100 split by
+    default); the level sets which crops and products exist and so how many values the answer has (3, 4 or
+    5), as in CodeSteer's synthesis_decomposition data.
+    """
 
     name = "synthesis_decomposition"
-    defaults = {"n_methods": 4, "min_count": 8, "max_count": 20, "min_steps": 8}
-    harder = {"n_methods": 6, "min_count": 40, "max_count": 100, "min_steps": 30}
-    ORDER = ["A", "B", "C", "X", "Y"]
+    defaults = {"n_methods": 4, "min_count": 8, "max_count": 20, "min_steps": 8,
+                "complexity_weights": [1, 2, 3, 4, 10]}
+    harder = {"n_methods": 6, "min_count": 40, "max_count": 100, "min_steps": 30,
+              "complexity_weights": [0, 0, 0, 0, 1]}
 
     def _make(self, rng: random.Random, p: dict[str, Any]):
-        while True:
-            methods = [_random_method(rng) for _ in range(p["n_methods"])]
-            start = {k: rng.randint(p["min_count"], p["max_count"]) for k in "ABC"}
-            final = cycle_methods(start, methods)
-            if sum(start.values()) - sum(final.get(k, 0) for k in "ABC") >= p["min_steps"] and \
-                    final.get("X", 0) + final.get("Y", 0) > 0:
-                break
+        complexity = rng.choices(range(1, 6), weights=list(p["complexity_weights"]))[0]
+        level = _level(complexity)
+        methods, start, final = self._instance(rng, p, level)
+        final_list = _inventory(final, level["order"])
+        question = self._question(methods, start, level)
+        meta = {"start": start, "methods": methods, "order": level["order"], "final": final_list,
+                "exhaust": False, "complexity": complexity}
+        return question, str(final_list), meta
 
+    @staticmethod
+    def _instance(rng: random.Random, p: dict[str, Any], level: dict[str, Any]):
+        """Methods and start counts whose cycle uses up at least `min_steps` crops and yields a product."""
+        while True:
+            methods: list[list[dict[str, int]]] = []
+            while len(methods) < p["n_methods"]:  # distinct methods: a repeated line only pads the cycle
+                method = _random_method(rng, level)
+                if method not in methods:
+                    methods.append(method)
+            start = {k: rng.randint(p["min_count"], p["max_count"]) for k in level["crops"]}
+            final = cycle_methods(start, methods)
+            used = sum(start.values()) - sum(final.get(k, 0) for k in level["crops"])
+            if used >= p["min_steps"] and final.get("X", 0) + final.get("Y", 0) > 0:
+                return methods, start, final
+
+    @staticmethod
+    def _question(methods, start: dict[str, int], level: dict[str, Any]) -> str:
         def kind(k: str) -> str:
             return "crop" if k in "ABC" else "product"
 
-        lines = "\n".join(
-            f"Method {i}: " + " and ".join(_plural(v, f"{kind(k)} {k}") for k, v in inp.items())
-            + " can be exchanged for " + " and ".join(_plural(v, f"{kind(k)} {k}") for k, v in out.items())
-            + "." for i, (inp, out) in enumerate(methods, 1))
-        final_list = _inventory(final, self.ORDER)
-        question = (
-            "Xiao Li is a farm owner who grows crops A, B and C. He can exchange them for agricultural "
-            f"products X and Y (and turn some into others) with the following methods:\n\n{lines}\n\nXiao Li "
-            "cycles through these methods in the given order, executing each method at most once per visit: "
-            f"after Method {len(methods)} he starts again from Method 1. A method whose inputs are not "
-            "available is skipped. He continues until no method can be executed.\nInitially there are "
-            f"{start['A']} units of crop A, {start['B']} units of crop B and {start['C']} units of crop C.\n"
-            "Give the final amounts as a list [remaining_A, remaining_B, remaining_C, obtained_X, "
-            "obtained_Y]; for example <<<[1, 0, 2, 3, 1]>>>.")
-        meta = {"start": start, "methods": methods, "order": self.ORDER, "final": final_list,
-                "exhaust": False}
-        return question, str(final_list), meta
+        def amounts(d: dict[str, int]) -> str:
+            return " and ".join(_plural(v, f"{kind(k)} {k}") for k, v in d.items())
+
+        lines = "\n".join(f"Method {i}: {amounts(inp)} can be exchanged for {amounts(out)}."
+                          for i, (inp, out) in enumerate(methods, 1))
+        products = "".join(k for k in level["order"] if kind(k) == "product")
+        slots = ", ".join(("remaining_" if kind(k) == "crop" else "obtained_") + k for k in level["order"])
+        example = [1, 0, 2, 3, 1][:len(level["order"])]
+        stock = _name_list([f"{start[k]} units of crop {k}" for k in level["crops"]])
+        convert = " (and turn some into others)" if "C" in level["outputs"] else ""
+        return (
+            f"Xiao Li is a farm owner who grows crops {_name_list(level['crops'])}. He can exchange them for "
+            f"agricultural product{'s' if len(products) > 1 else ''} {_name_list(products)}{convert} with "
+            f"the following methods:\n\n{lines}\n\nXiao Li cycles through these methods in "
+            "the given order, executing each method at most once per visit: after Method "
+            f"{len(methods)} he starts again from Method 1. A method whose inputs are not available is "
+            "skipped. He continues until no method can be executed.\nInitially there are "
+            f"{stock}.\nGive the final amounts as a list [{slots}]; for example <<<{example}>>>.")
 
     _score = StringSplitting._score
 
