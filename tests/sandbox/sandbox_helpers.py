@@ -92,3 +92,29 @@ def zygote_pid(worker_pid: int) -> int:
         ):
             return p
     raise LookupError(f"no zygote under {worker_pid}")
+
+
+def named(code: str, name: str) -> str:
+    """`code`, run under a process name the host can find in /proc/<pid>/comm (prctl PR_SET_NAME)."""
+    return f"import ctypes\nctypes.CDLL(None).prctl(15, {name.encode()!r}, 0, 0, 0)\n{code}"
+
+
+def host_pids_named(name: str) -> list[int]:
+    pids = []
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and open(f"/proc/{p}/comm").read().strip() == name:
+                pids.append(int(p))
+        except OSError:
+            pass
+    return pids
+
+
+async def running(name: str) -> int:
+    """Wait until a snippet started with `named(code, name)` runs; its host pid. An event, not a time
+    bound: the test's own timeout ends a wait that never ends."""
+    import asyncio
+
+    while not (pids := host_pids_named(name)):
+        await asyncio.sleep(0.01)
+    return pids[0]

@@ -9,7 +9,7 @@ import signal
 import time
 
 import pytest
-from sandbox_helpers import small_config, zygote_pid
+from sandbox_helpers import named, running, small_config, zygote_pid
 
 from r1ci.config import ConfigError, SandboxConfig, compose
 from r1ci.sandbox import STATUSES, ExecResult, SandboxUnavailable, make_sandbox
@@ -20,7 +20,7 @@ async def test_compose_and_run_through_the_public_api():
     async with make_sandbox(cfg.sandbox) as sb:
         res = await sb.run("print(6 * 7)")
     assert res == ExecResult("ok", "42\n", "", 0, res.wall_s, False)
-    assert 0 < res.wall_s < 5
+    assert res.wall_s > 0
 
 
 @pytest.mark.parametrize("form", ["dataclass", "dict"])
@@ -61,32 +61,32 @@ async def test_results_keep_request_order_and_counters_count_every_status():
 
 
 async def test_a_running_snippet_never_blocks_the_event_loop():
+    """Two snippets on two workers run side by side, and the event loop keeps running while they do.
+    Proven by ordering on one clock (the host's wall clock, which the snippets share), not by durations:
+    the two execution windows overlap, and the loop ticked inside their common window."""
     async with make_sandbox(small_config()) as sb:
-        gaps, stop = [], asyncio.Event()
+        ticks, stop = [], asyncio.Event()
 
         async def ticker():
-            last = time.monotonic()
             while not stop.is_set():
+                ticks.append(time.time())
                 await asyncio.sleep(0.01)
-                now = time.monotonic()
-                gaps.append(now - last)
-                last = now
 
         tick = asyncio.create_task(ticker())
-        t0 = time.monotonic()
-        results = await sb.run_many(["import time; time.sleep(1); print('done')"] * 2)
-        elapsed = time.monotonic() - t0
+        code = "import time\nstart = time.time()\ntime.sleep(1)\nprint(start, time.time())"
+        results = await sb.run_many([code] * 2)
         stop.set()
         await tick
-    assert all(r.stdout == "done\n" for r in results)
-    assert elapsed < 1.8, "two workers run two snippets side by side"
-    assert max(gaps) < 0.25, f"event loop stalled for {max(gaps):.3f} s"
+    (s0, e0), (s1, e1) = [map(float, r.stdout.split()) for r in results]
+    both_running = (max(s0, s1), min(e0, e1))
+    assert both_running[0] < both_running[1], "the two snippets ran one after the other"
+    assert sum(both_running[0] < t < both_running[1] for t in ticks) >= 2, "the event loop stalled"
 
 
 async def test_cancelled_caller_does_not_break_the_pool():
     async with make_sandbox(small_config(pool_size=1)) as sb:
-        task = asyncio.create_task(sb.run("import time; time.sleep(0.5); print('late')"))
-        await asyncio.sleep(0.1)
+        task = asyncio.create_task(sb.run(named("import time; time.sleep(0.5); print('late')", "r1cicancel")))
+        await running("r1cicancel")  # cancel while the snippet runs
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -98,8 +98,10 @@ async def test_cancelled_caller_does_not_break_the_pool():
 async def test_worker_killed_between_requests_is_replaced_without_an_error():
     async with make_sandbox(small_config(pool_size=1)) as sb:
         assert (await sb.run("print(1)")).status == "ok"
-        os.kill(sb.workers[0].pid, signal.SIGKILL)
-        await asyncio.sleep(0.2)
+        dead = sb.workers[0]
+        os.kill(dead.pid, signal.SIGKILL)
+        while dead.alive:  # until the pool has reaped it (idle: its watcher replaces it)
+            await asyncio.sleep(0.01)
         res = await sb.run("print(2)")
         assert res.stdout == "2\n", res
         assert sb.restarts == 1 and sb.counters["infra_error"] == 0
@@ -108,8 +110,8 @@ async def test_worker_killed_between_requests_is_replaced_without_an_error():
 async def test_worker_killed_mid_execution_is_an_infra_error_and_is_replaced():
     async with make_sandbox(small_config(pool_size=1)) as sb:
         pid = sb.workers[0].pid
-        task = asyncio.create_task(sb.run("import time; time.sleep(3)"))
-        await asyncio.sleep(0.5)
+        task = asyncio.create_task(sb.run(named("import time; time.sleep(3)", "r1cimidrun")))
+        await running("r1cimidrun")  # kill it mid-execution, not before the request is delivered
         os.kill(pid, signal.SIGKILL)
         res = await task
         assert res.status == "infra_error" and res.exit_code is None, res
@@ -121,10 +123,8 @@ async def test_worker_killed_mid_execution_is_an_infra_error_and_is_replaced():
 async def test_hung_worker_is_detected_and_replaced():
     async with make_sandbox(small_config(pool_size=1, kill_grace_s=1.0)) as sb:
         os.kill(zygote_pid(sb.workers[0].pid), signal.SIGSTOP)
-        t0 = time.monotonic()
         res = await sb.run("print('never')", timeout_s=1.0)
         assert res.status == "infra_error" and "hung" in res.stderr, res
-        assert time.monotonic() - t0 < 4
         assert (await sb.run("print('fresh')")).stdout == "fresh\n"
         assert sb.restarts == 1
 

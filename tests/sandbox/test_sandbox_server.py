@@ -31,8 +31,10 @@ class FakeSandbox(Sandbox):
     def __init__(self, cfg: SandboxConfig, delay: float = 0.0, status: str = "ok") -> None:
         super().__init__(cfg)
         self.delay, self.status = delay, status
+        self.executing = asyncio.Event()  # set once a request is being executed (tests wait on it)
 
     async def _execute(self, code: str, timeout_s: float) -> ExecResult:
+        self.executing.set()
         await asyncio.sleep(self.delay)
         if self.status == "infra_error":
             return infra_error("fake sandbox down")
@@ -170,13 +172,14 @@ async def test_client_retries_infra_errors_and_dead_servers_elsewhere():
 
 async def test_client_never_loses_a_request_when_a_server_dies_mid_flight():
     cfg = SandboxConfig(pool_size=8)
+    doomed_sandbox = FakeSandbox(cfg, delay=1.0)
     async with (
-        InProcessServer(build_app(FakeSandbox(cfg, delay=1.0), cfg, None)) as doomed,
+        InProcessServer(build_app(doomed_sandbox, cfg, None)) as doomed,
         InProcessServer(build_app(FakeSandbox(cfg, delay=0.05), cfg, None)) as survivor,
         make_sandbox(remote_cfg(doomed.url, survivor.url)) as sb,
     ):
         pending = asyncio.create_task(sb.run_many([f"req-{i}" for i in range(10)]))
-        await asyncio.sleep(0.3)
+        await doomed_sandbox.executing.wait()  # requests are in flight on the doomed server
         await doomed.kill()
         results = await pending
     assert [r.stdout for r in results] == [f"req-{i}" for i in range(10)]

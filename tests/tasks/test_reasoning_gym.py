@@ -4,7 +4,6 @@ survives hostile answers; the scoring gates keep model text away from RG's eval-
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -106,16 +105,15 @@ def test_model_text_extracted_and_scored(name):
         assert task.score(extract_answer(text), it) == 1.0
 
 
+@pytest.mark.timeout(120)  # a hostile answer that hangs a scorer fails here; speed: benchmarks/
 @pytest.mark.parametrize("name", RG_TASKS)
 def test_hostile_answers_never_raise(name, capfd):
     task = get_task(name)
-    start = time.monotonic()
     for it in items_of(name)[:2]:
         for answer in HOSTILE:
             assert task.score(answer, it) == 0.0, repr(answer[:40])
         for answer in PLAUSIBLE:
             assert task.score(answer, it) in (0.0, 1.0)
-    assert time.monotonic() - start < 30
     assert "hostile" not in capfd.readouterr().out  # the os.system payload never ran
 
 

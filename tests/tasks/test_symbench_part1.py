@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections import deque
 
 import pytest
@@ -406,16 +405,15 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.timeout(120)  # a hostile answer that hangs a check fails here; speed: benchmarks/
 @pytest.mark.parametrize("name", PART1)
 def test_hostile_answers(name):
     task = get_task(name)
     item = _items(name)[0]
     answers = HOSTILE + [f"print({item.answer!r})", f"<<<{item.answer}>>>" * 2, item.answer * 50]
     for ans in answers:
-        t0 = time.perf_counter()
         value = task._score(ans, item)  # the task's own checks: no exception even before TaskBase.score
         assert task.score(ans, item) == 0.0 == float(value), (name, ans[:80])
-        assert time.perf_counter() - t0 < 1.0, (name, ans[:80])
 
 
 def test_letter_logic_full_grids_differ_beyond_a_renaming_of_letters():
