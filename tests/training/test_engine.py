@@ -44,9 +44,14 @@ def run_steps(trainer: SFTTrainer, steps: range, lr: float = 1e-3) -> list[float
     return [trainer.train_step(trainer.plan(s), lr).loss for s in steps]
 
 
-@pytest.mark.parametrize("zero_stage", [0, 2])
-def test_one_step_changes_every_parameter(tmp_path, cache_dir, zero_stage):
-    engine, trainer, _, _ = setup(tmp_path, cache_dir, f"model.zero_stage={zero_stage}")
+# (backend, ZeRO stage): the tiny model's default backend is torch, so DeepSpeed is named explicitly
+BACKENDS = [("torch", 0), ("deepspeed", 2), ("deepspeed", 3)]
+
+
+@pytest.mark.parametrize("backend,zero_stage", BACKENDS)
+def test_one_step_changes_every_parameter(tmp_path, cache_dir, backend, zero_stage):
+    engine, trainer, _, _ = setup(tmp_path, cache_dir, f"trainer.backend={backend}", f"model.zero_stage={zero_stage}")
+    assert type(engine).__name__ == ("DeepSpeedEngine" if backend == "deepspeed" else "TorchEngine")
     before = engine.full_state_dict()
     metrics = trainer.train_step(trainer.plan(0), lr=1e-3)
     after = engine.full_state_dict()
@@ -72,15 +77,17 @@ def test_deepspeed_matches_plain_torch(tmp_path, cache_dir):
     assert diff < 1e-5, diff
 
 
-def test_checkpoint_restores_weights_optimizer_rng_and_state(tmp_path, cache_dir):
-    engine, trainer, _, _ = setup(tmp_path, cache_dir, "model.zero_stage=2")
+@pytest.mark.parametrize("backend,zero_stage", BACKENDS)
+def test_checkpoint_restores_weights_optimizer_rng_and_state(tmp_path, cache_dir, backend, zero_stage):
+    overrides = (f"trainer.backend={backend}", f"model.zero_stage={zero_stage}")
+    engine, trainer, _, _ = setup(tmp_path, cache_dir, *overrides)
     run_steps(trainer, range(2))
     engine.save_checkpoint(trainer.ckpt_root, 2, {"step": 2, "extra": {"curriculum_stage": 1}})
     draw = torch.rand(3)
     run_steps(trainer, range(2, 3))
     expected = engine.full_state_dict()
 
-    engine2, trainer2, _, _ = setup(tmp_path, cache_dir, "model.zero_stage=2")
+    engine2, trainer2, _, _ = setup(tmp_path, cache_dir, *overrides)
     state = engine2.load_checkpoint(trainer2.ckpt_root)
     assert state == {"step": 2, "extra": {"curriculum_stage": 1}}
     assert torch.equal(torch.rand(3), draw)  # RNG restored

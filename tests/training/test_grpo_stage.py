@@ -205,3 +205,43 @@ def test_rl_stage_runs_with_the_reference_on_the_rollout_engine(run_launch, tmp_
         assert x["data/prompts"] == y["data/prompts"]
         assert y["reward/mean"] == pytest.approx(x["reward/mean"], abs=1e-6)
         assert y["sync/max_abs_diff"] < 1e-3 and y["time/ref"] > 0  # the policy is back after the scoring
+
+
+def test_staged_curriculum_crosses_stages_draws_only_released_samples_and_resumes_in_its_stage(run_launch,
+                                                                                               tmp_path):
+    """3 stages x 1 step, 4 steps: stages 0, 1, 2, 2. Every step's prompts lie in the pool released by
+    then (groups by 4p(1-p), cumulative); W&B logs curriculum/stage; a run killed after step 2 resumes in
+    stage 2 and draws what the uninterrupted run drew."""
+    from r1ci.config import compose
+    from r1ci.curriculum.potential import staged_by_potential
+    from r1ci.tasks.mix import training_items
+
+    cfg = compose([*SMALL, "stage=rl"])
+    items = training_items(cfg, "rl")
+    p = [(i % 7) / 6 for i in range(len(items))]  # 7 levels of p: distinct potentials, some ties
+    pot = tmp_path / "potential"
+    pot.mkdir()
+    (pot / "potential.jsonl").write_text("".join(json.dumps({"item_id": it.id, "p": x}) + "\n"
+                                                 for it, x in zip(items, p)))
+    sched = staged_by_potential(p, 3, 1, seed=cfg.seed)  # what stage=rl builds from the same file
+    released = [{items[i].id for i in sched.drawable(s)[1]} for s in range(4)]
+    assert len(released[0]) < len(released[1]) < len(released[2]) == len(items)
+    args = [*SMALL, "trainer.steps=4", "trainer.save_every=1", "curriculum=staged", "curriculum.n_stages=3",
+            "curriculum.steps_per_stage=1", f"curriculum.potential_dir={pot}"]
+    straight = run_launch(*args, f"paths.root={tmp_path / 'a'}")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    a, out_a = _history(tmp_path / "a")
+    assert [h["curriculum/stage"] for h in a] == [0, 1, 2, 2]
+    assert [h["curriculum/pool_size"] for h in a] == [len(r) for r in released]
+    for step, h in enumerate(a):
+        assert set(h["data/prompts"]) <= released[step], step
+    (run,) = [read_offline_run(f) for f in find_offline_runs(out_a)]
+    assert [h["curriculum/stage"] for h in run["history"]] == [0, 1, 2, 2]
+
+    killed = run_launch(*args, f"paths.root={tmp_path / 'b'}", env={"R1CI_KILL_AFTER_STEP": "2"})
+    assert killed.returncode != 0
+    resumed = run_launch(*args, f"paths.root={tmp_path / 'b'}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    b, _ = _history(tmp_path / "b")
+    assert [h["curriculum/stage"] for h in b] == [2, 2]  # steps 3 and 4, in the stage they belong to
+    assert [h["data/prompts"] for h in b] == [h["data/prompts"] for h in a[2:]]
