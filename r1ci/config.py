@@ -204,7 +204,7 @@ class EngineConfig:
 class PromptStyle:
     mode: str = "interpreter"  # interpreter (code blocks are run) | text_only (nothing is run)
     system: str = MISSING  # system prompt; the question itself ends with the <<<answer>>> instruction
-    instruction: str = MISSING  # added after every question: how to work in this style (text only: no
+    instruction: str = MISSING  # put before every question: how to work in this style (text only: no
     #   mention of code; interpreter styles: code is run and what it prints is shown)
 
     def __post_init__(self) -> None:

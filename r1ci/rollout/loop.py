@@ -42,7 +42,7 @@ class Style:
     name: str
     mode: str  # interpreter | text_only
     system: str
-    instruction: str = ""  # how to work, added after every question (conf/prompts)
+    instruction: str = ""  # how to work, put before every question (conf/prompts)
 
     @classmethod
     def from_cfg(cls, cfg: Any, name: str) -> "Style":
@@ -50,8 +50,10 @@ class Style:
         return cls(name, p.mode, p.system, p.instruction)
 
     def user_message(self, question: str) -> str:
-        """The question (ending with the answer-format instruction), then this style's way of working."""
-        return f"{question}\n\n{self.instruction}" if self.instruction else question
+        """This style's way of working, then the question (which ends with the answer-format instruction).
+        The question comes last so that what the model must copy from it stays near its reply: a tiny
+        model trained on the question-first order copied the numbers wrongly (8% after SFT, against 75%)."""
+        return f"{self.instruction}\n\n{question}" if self.instruction else question
 
 
 class InterpreterFormatter:

@@ -231,7 +231,7 @@ def test_each_style_instruction_follows_the_question_and_text_only_never_mention
     for name in STYLES:
         style = Style.from_cfg(cfg, name)
         user = style.user_message(questions[0])
-        assert user.startswith(questions[0]) and user.endswith(style.instruction) and style.instruction
+        assert user.startswith(style.instruction) and user.endswith(questions[0]) and style.instruction
         if style.mode == "text_only":
             assert not any(w in (style.instruction + style.system).lower() for w in code_words[1:]), name
         else:

@@ -157,7 +157,7 @@ def test_eval_stage_scores_self_checks_and_excludes_infra_errors(tmp_path, tiny_
         rows = {(r["task"], r["style"]): r for r in csv.DictReader(f)}
     gcd_row = rows["gcd", "interpreter"]
     assert gcd_row["accuracy"] == "" and gcd_row["n_infra"] == str(n_gcd)
-    assert "| gcd | - | 0.0 |" in (tmp_path / "results.md").read_text()
+    assert "| gcd | 3 | - | 0.0 |" in (tmp_path / "results.md").read_text()
     trajs = _lines(tmp_path / "trajectories.jsonl")
     scored = [t for t in trajs if t["style"] == "interpreter" and not t["infra_failed"]]
     assert len(scored) == len(items) - n_gcd
