@@ -204,8 +204,8 @@ class EngineConfig:
 class PromptStyle:
     mode: str = "interpreter"  # interpreter (code blocks are run) | text_only (nothing is run)
     system: str = MISSING  # system prompt; the question itself ends with the <<<answer>>> instruction
-    instruction: str = MISSING  # put before every question: how to work in this style (text only: no
-    #   mention of code; interpreter styles: code is run and what it prints is shown)
+    instruction: str = MISSING  # follows every question, before its answer-format line: how to work in this
+    #   style (text only: no mention of code; interpreter styles: code is run, print what you need)
 
     def __post_init__(self) -> None:
         _check(self.mode in ("interpreter", "text_only"), "prompts.*.mode", "must be interpreter|text_only")

@@ -18,7 +18,7 @@ from r1ci.rollout.codeblocks import CODE_STOP, trailing_code_block
 from r1ci.rollout.engines.base import Engine, Sampling
 from r1ci.rollout.engines.scripted import TURN_SEEDS
 from r1ci.rollout.trajectory import Trajectory
-from r1ci.tasks import TaskItem, extract_answer
+from r1ci.tasks import ANSWER_INSTRUCTION, TaskItem, extract_answer
 
 RESULTS_PREFIX = "Code Execution Results:\n"
 TRUNCATION_MARK = "\n...[output truncated]"
@@ -42,7 +42,7 @@ class Style:
     name: str
     mode: str  # interpreter | text_only
     system: str
-    instruction: str = ""  # how to work, put before every question (conf/prompts)
+    instruction: str = ""  # how to work in this style, put before the answer format (conf/prompts)
 
     @classmethod
     def from_cfg(cls, cfg: Any, name: str) -> "Style":
@@ -50,10 +50,14 @@ class Style:
         return cls(name, p.mode, p.system, p.instruction)
 
     def user_message(self, question: str) -> str:
-        """This style's way of working, then the question (which ends with the answer-format instruction).
-        The question comes last so that what the model must copy from it stays near its reply: a tiny
-        model trained on the question-first order copied the numbers wrongly (8% after SFT, against 75%)."""
-        return f"{self.instruction}\n\n{question}" if self.instruction else question
+        """The question, then this style's way of working, then the answer format (the question's own last
+        line). This keeps the layout the tiny CPU recipe learns from (README): with the instruction after
+        the answer line SFT reached 8% held-out accuracy, with it before the question 40%, against 75%."""
+        if not self.instruction:
+            return question
+        body = question.removesuffix(ANSWER_INSTRUCTION)
+        tail = f" {ANSWER_INSTRUCTION.strip()}" if body != question else ""
+        return f"{body}\n\n{self.instruction}{tail}"
 
 
 class InterpreterFormatter:
