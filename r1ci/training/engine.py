@@ -32,6 +32,7 @@ import torch
 
 from r1ci.distributed import DistInfo, dist_info
 from r1ci.training import checkpoint as ckpt
+from r1ci.training.faults import kill_point
 from r1ci.training.losses import sequence_logprobs
 
 BACKENDS = ("deepspeed", "torch")
@@ -134,6 +135,7 @@ class TrainEngine(ABC):
         tag_dir = root / ckpt.tag_for(step)
         tag_dir.mkdir(parents=True, exist_ok=True)
         self._save_files(tag_dir)
+        kill_point("checkpoint", step)
         ckpt.save_rng(tag_dir, self.dist.rank)
         self.barrier()
         if self.dist.is_main:

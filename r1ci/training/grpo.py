@@ -26,12 +26,14 @@ import torch
 
 from r1ci import requeue
 from r1ci.curriculum.sampler import Schedule, batch_indices
+from r1ci.logging import StepLog
 from r1ci.rollout.engines.base import Engine, Sampling
 from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
 from r1ci.rollout.reward import RewardWeights, compute_reward
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.tasks import TaskItem
 from r1ci.training.engine import TrainEngine
+from r1ci.training.faults import kill_point
 from r1ci.training.grpo_loss import group_advantages, policy_loss
 from r1ci.training.losses import sequence_logprobs, shift_mask
 from r1ci.training.schedule import lr_at, warmup_steps_for
@@ -128,15 +130,17 @@ class GRPOTrainer:
     def __init__(self, *, engine: TrainEngine, rollout_engine: Engine, sandbox: Any, reference: Any | None,
                  items: list[TaskItem], schedule: Schedule, style: Style, fmt: InterpreterFormatter,
                  limits: LoopLimits, weights: RewardWeights, hp: GRPOHyper, ckpt_root: Path, wandb_run: Any,
-                 pad_id: int):
+                 pad_id: int, history_path: Path | None = None):
         self.engine, self.rollout_engine, self.sandbox, self.reference = engine, rollout_engine, sandbox, reference
         self.items, self.schedule, self.style, self.fmt, self.limits = items, schedule, style, fmt, limits
         self.weights, self.hp, self.ckpt_root, self.run, self.pad_id = weights, hp, ckpt_root, wandb_run, pad_id
-        self.history: list[dict[str, float]] = []
+        self.history_path = history_path  # every step's metrics, across resumes (StepLog)
+        self.history: list[dict[str, float]] = []  # the steps this process ran
 
     # ---- the loop ----
     async def fit(self) -> GRPOState:
         state = self.resume_or_start()
+        step_log = StepLog(self.history_path, state.step, enabled=self.engine.dist.is_main) if self.history_path else None
         await push_and_verify(self.engine, self.rollout_engine, self.hp.sync_tolerance)  # resumed weights too
         with requeue.deferred():
             while state.step < self.hp.steps:
@@ -145,6 +149,8 @@ class GRPOTrainer:
                 if hasattr(self.schedule, "state_dict"):
                     state.curriculum_state = self.schedule.state_dict()
                 self.history.append(metrics)
+                if step_log is not None:
+                    step_log.append(state.step, metrics)
                 self.run.log({k: v for k, v in metrics.items() if k != "data/prompts"}, step=state.step)
                 log.info("rl step %d/%d reward %.3f acc %.3f kl %.2e sync %.1e (%.1fs)", state.step,
                          self.hp.steps, metrics["reward/mean"], metrics["reward/accuracy"],
@@ -192,10 +198,10 @@ class GRPOTrainer:
         g = self.hp.group_size
         jobs = [RolloutJob(self.items[i], self.style, seed=(step * self.hp.prompts_per_step + k) * g + j)
                 for k, i in enumerate(prompts) for j in range(g)]
-        self.rollout_engine.wake_up()
         trajs = await run_rollouts(jobs, self.rollout_engine, self.sandbox, self.fmt, self.limits,
-                                   Sampling(temperature=self.hp.temperature), desc=None)
-        self.rollout_engine.sleep()
+                                   Sampling(temperature=self.hp.temperature), desc=None,
+                                   on_done=lambda _: kill_point("rollout", step + 1))
+        self.rollout_engine.sleep()  # the update gets its memory; the sync wakes it (weight_sync.py)
         ro = score_groups(trajs, [j.item for j in jobs], self.hp.group_size, self.weights)
         if hasattr(self.schedule, "observe"):
             self._observe(ro, [i for i in prompts for _ in range(g)])
@@ -218,8 +224,12 @@ class GRPOTrainer:
         """Reference log-probs of the kept trajectories from the rollout engine (EngineReference only)."""
         if not isinstance(self.reference, EngineReference) or not ro.kept or self.hp.kl_coef == 0:
             return None
-        self.rollout_engine.update_weights(self.reference.weights)
-        rows = await asyncio.gather(*(self.rollout_engine.score(ro.trajectories[i].token_ids) for i in ro.kept))
+        engine = self.rollout_engine
+        engine.wake_up(["weights"])
+        engine.update_weights(self.reference.weights)
+        engine.wake_up(["kv_cache"])
+        rows = await asyncio.gather(*(engine.score(ro.trajectories[i].token_ids) for i in ro.kept))
+        engine.sleep()
         return dict(zip(ro.kept, rows))
 
     def update(self, ro: Rollouts, step: int, ref_rows: dict[int, list[float]] | None = None) -> dict[str, float]:
@@ -247,6 +257,7 @@ class GRPOTrainer:
             for k, v in self._minibatch(ro, kept, examples, part, adv, old, ref_rows, totals).items():
                 sums[k] += v
             sums["grad_norm"] += self.engine.step(lr)
+            kill_point("update", step + 1)
             tokens += totals["tokens"]
         return {"train/lr": lr, **self._update_metrics(sums, max(1.0, tokens), n_updates)}
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from r1ci.rollout.engines.base import Engine, Sampling
+from r1ci.rollout.engines.lifecycle import EngineState
 from r1ci.training.engine import TrainEngine
 
 PROBE = "Question: What is 12 * 34? Write Python code to compute it.\n"
@@ -28,7 +29,12 @@ class SyncCheck:
 
 
 async def push_and_verify(trainer: TrainEngine, engine: Engine, tolerance: float, seed: int = 0) -> SyncCheck:
+    """Wake the engine's weights when it sleeps, push, wake its KV cache, verify: it ends awake."""
+    if engine.state is EngineState.ASLEEP:
+        engine.wake_up(["weights"])
     engine.update_weights(trainer.full_state_dict())
+    if engine.state is EngineState.WEIGHTS:
+        engine.wake_up(["kv_cache"])
     return await verify(trainer, engine, tolerance, seed)
 
 

@@ -355,3 +355,35 @@ async def test_openai_engine_against_real_vllm_serve(vllm_serve_url, tiny_engine
     assert tok.decode(out.token_ids) == text.rstrip("\ufffd") and out.meta["retokenized"] is True
     await api.aclose()
     await chat.aclose()
+
+
+@pytest.mark.parametrize("which", ["vllm", "hf"])
+def test_an_engine_call_in_the_wrong_state_raises_on_cpu_too(which, request, tiny_model_path):
+    """The colocated RL cycle (r1ci/rollout/engines/lifecycle.py) is enforced where sleeping frees nothing,
+    so an ordering bug that would read freed GPU memory fails here first."""
+    from transformers import AutoModelForCausalLM
+
+    from r1ci.rollout.engines.lifecycle import EngineState, EngineStateError
+
+    engine = request.getfixturevalue("tiny_engine" if which == "vllm" else "hf_engine")
+    weights = AutoModelForCausalLM.from_pretrained(tiny_model_path).state_dict()  # the engine's own weights
+    prompt, sampling = chat_prompt(engine.tokenizer), Sampling(temperature=1.0, max_tokens=4, seed=0)
+    assert engine.state is EngineState.AWAKE
+    engine.sleep()
+    try:
+        for call in (lambda: asyncio.run(engine.generate(prompt, sampling)), lambda: asyncio.run(engine.score(prompt)),
+                     lambda: engine.update_weights(weights), engine.sleep, lambda: engine.wake_up(["kv_cache"])):
+            with pytest.raises(EngineStateError, match="but it is asleep"):
+                call()
+        with pytest.raises(ValueError, match="wake_up tags"):
+            engine.wake_up(["gpu"])
+        engine.wake_up(["weights"])
+        engine.update_weights(weights)  # the push happens here: weights up, no KV cache yet
+        with pytest.raises(EngineStateError, match="generate needs the engine awake, but it is weights"):
+            asyncio.run(engine.generate(prompt, sampling))
+        engine.wake_up(["kv_cache"])
+        assert asyncio.run(engine.generate(prompt, sampling)).token_ids
+        with pytest.raises(EngineStateError, match="but it is awake"):
+            engine.wake_up()
+    finally:
+        engine.state = EngineState.AWAKE  # shared by the session

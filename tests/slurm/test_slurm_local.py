@@ -12,9 +12,10 @@ import subprocess
 import time
 
 import pytest
+import torch
 from slurm_helpers import REPO, launch_cmd, read_jsonl, run_multirun, sacct_states
 
-from r1ci.logging import RUN_ID_FILE, find_offline_runs, read_offline_run
+from r1ci.logging import RUN_ID_FILE, find_offline_runs, read_offline_run, read_steps
 
 pytestmark = pytest.mark.slurm
 
@@ -152,3 +153,41 @@ def test_preempted_sft_job_checkpoints_requeues_and_resumes(slurm_env, job_name,
     second = [h["_step"] for h in runs[1]["history"] if "train/loss" in h]
     assert first and second and second[0] == first[-1] + 1 and second[-1] == steps  # resumed at the signal
     assert (out / "model" / "config.json").exists()
+
+
+def test_preempted_rl_job_resumes_to_the_uninterrupted_runs_steps_and_weights(slurm_env, job_name, tmp_path,
+                                                                              run_launch, answering_model):
+    """RL with reward signal, preempted (USR2) after its first periodic checkpoint, requeued: every step's
+    metrics and the final weights equal those of the same run uninterrupted, bit for bit; one W&B run."""
+    from safetensors.torch import load_file
+
+    args = ["stage=rl", *answering_model.overrides, "task_mix.n_train_per_task=12", "trainer.global_batch_size=3", "trainer.steps=10",
+            "trainer.save_every=2", "trainer.lr=1e-4", "trainer.backend=deepspeed"]
+    threads = {"OMP_NUM_THREADS": "1"}  # the same float reductions in both runs
+    straight = run_launch(*args, f"paths.root={tmp_path / 'straight'}", env=threads)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    proc = subprocess.Popen(launch_cmd(*args, f"paths.root={tmp_path / 'slurm'}", f"hydra.launcher.name={job_name}"),
+                            cwd=REPO, env={**os.environ, **slurm_env, **threads}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        ckpts = _wait_for(lambda: next((tmp_path / "slurm").rglob("checkpoints/latest"), None), 240,
+                          "the first periodic checkpoint")
+        job_id = _wait_for(lambda: [p.name.split("_")[0] for p in tmp_path.rglob("*_submitted.pkl")], 30,
+                           "the job id")[0]
+        subprocess.run(["scancel", "--signal=USR2", job_id], env={**os.environ, **slurm_env}, check=True)
+        _, stderr = proc.communicate(timeout=420)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr[-4000:]
+    states = [s for _, s in _final_states(slurm_env, job_name, n_jobs=1)]
+    assert states == ["PENDING", "COMPLETED"], states  # preempted and requeued once, then finished
+
+    out, (out_straight,) = ckpts.parent.parent, {p.parent for p in (tmp_path / "straight").rglob("rl_history.jsonl")}
+    runs = [read_offline_run(f) for f in find_offline_runs(out)]
+    assert len(runs) == 2 and {r["run_id"] for r in runs} == {(out / RUN_ID_FILE).read_text().strip()}
+    first, second = ([h["_step"] for h in r["history"]] for r in runs)
+    assert first and second and first + second == list(range(1, 11))  # one run, no step twice or lost
+    straight_steps, slurm_steps = (read_steps(d / "rl_history.jsonl", timings=False) for d in (out_straight, out))
+    assert slurm_steps == straight_steps  # prompts, rewards, losses, sync checks of every step
+    wa, wb = (load_file(d / "model" / "model.safetensors") for d in (out_straight, out))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)

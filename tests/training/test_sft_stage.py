@@ -13,7 +13,7 @@ from conftest import clean_env, launch, make_conversations, write_sft_jsonl
 from safetensors.torch import load_file
 
 from r1ci.logging import find_offline_runs, read_offline_run
-from r1ci.training.step_end import KILL_ENV
+from r1ci.training.faults import KILL_ENV
 
 STEP_LINE = re.compile(r"step (\d+)/\d+ \| loss ([\d.]+) \| lr \S+ \| gnorm ([\d.]+)")
 
@@ -74,7 +74,7 @@ def test_sft_stage_writes_a_transformers_loadable_model_and_wandb_metrics(uninte
 
 def test_killed_run_resumes_to_the_same_weights_and_wandb_run(repo_root, data_dir, cache_dir, tmp_path, uninterrupted):
     args = sft_args(data_dir, tmp_path, cache_dir)
-    killed = launch(repo_root, *args, env=clean_env(OMP_NUM_THREADS="1", **{KILL_ENV: "3"}))
+    killed = launch(repo_root, *args, env=clean_env(OMP_NUM_THREADS="1", **{KILL_ENV: "after:3"}))
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     (out,) = [p.parent.parent for p in tmp_path.rglob("checkpoints/latest")]
     assert (out / "checkpoints" / "latest").read_text() == "step_0000002"  # step 3 is lost, redone
@@ -139,7 +139,7 @@ def test_two_process_zero_run_killed_and_resumed_equals_the_uninterrupted_one(re
                       env=clean_env(OMP_NUM_THREADS="1"), torchrun=2)
     assert straight.returncode == 0, straight.stderr[-3000:]
     killed = launch(repo_root, *sft_args(data_dir, tmp_path / "b", cache_dir, *args),
-                    env=clean_env(OMP_NUM_THREADS="1", **{KILL_ENV: "3"}), torchrun=2)
+                    env=clean_env(OMP_NUM_THREADS="1", **{KILL_ENV: "after:3"}), torchrun=2)
     assert killed.returncode != 0
     (ckpt,) = list((tmp_path / "b").rglob("checkpoints/latest"))
     assert ckpt.read_text() == "step_0000002"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Engine(Protocol):
     with it (a config check allows that option only with engine=vllm|hf)."""
 
     tokenizer: Any
+    state: Any  # an EngineState: real engines follow r1ci/rollout/engines/lifecycle.py's cycle
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput: ...
 
@@ -38,7 +39,7 @@ class Engine(Protocol):
 
     def sleep(self) -> None: ...
 
-    def wake_up(self) -> None: ...
+    def wake_up(self, tags: Sequence[str] | None = None) -> None: ...
 
     def close(self) -> None: ...
 

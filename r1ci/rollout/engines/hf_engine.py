@@ -18,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from r1ci.rollout.engines.base import GenOutput, Sampling
+from r1ci.rollout.engines.lifecycle import EngineState, Lifecycle
 
 
-class HFEngine:
+class HFEngine(Lifecycle):  # sleeping frees nothing: it holds no KV cache between calls
     def __init__(self, model_path: str, *, dtype: str = "float32", seed: int = 0, device: str | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -36,6 +37,7 @@ class HFEngine:
         self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="hf-engine")
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput:
+        self.require("generate", EngineState.AWAKE)
         if self._pool is None:
             raise RuntimeError("HFEngine is closed")
         loop = asyncio.get_running_loop()
@@ -82,6 +84,8 @@ class HFEngine:
 
         from r1ci.training.losses import sequence_logprobs
 
+        self.require("score", EngineState.AWAKE)
+
         def _score() -> list[float]:
             ids = torch.tensor([token_ids], device=self.device)
             with self._lock, torch.inference_mode():
@@ -91,16 +95,11 @@ class HFEngine:
 
     def update_weights(self, named_tensors: dict[str, Any]) -> None:
         """Load a (possibly partial) state dict; a name the model does not have is an error."""
+        self.require("update_weights", EngineState.WEIGHTS, EngineState.AWAKE)
         with self._lock:
             result = self.model.load_state_dict(dict(named_tensors), strict=False)
         if result.unexpected_keys:
             raise KeyError(f"update_weights: unknown parameter names {result.unexpected_keys[:5]}")
-
-    def sleep(self) -> None:  # nothing to free: the reference engine holds no KV cache between calls
-        pass
-
-    def wake_up(self) -> None:
-        pass
 
     def close(self) -> None:
         if self._pool is not None:

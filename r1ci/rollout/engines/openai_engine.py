@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from r1ci.rollout.engines.base import GenOutput, Sampling
+from r1ci.rollout.engines.lifecycle import EngineState, Lifecycle
 from r1ci.rollout.engines.chatml import parse_chatml, split_assistant_turn
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -36,7 +37,7 @@ class OpenAIError(RuntimeError):
     """The endpoint refused a request (or kept failing after every retry)."""
 
 
-class OpenAIEngine:
+class OpenAIEngine(Lifecycle):  # the server owns its memory: sleeping frees nothing here
     def __init__(self, base_url: str, model: str, tokenizer: Any, *, mode: str = "completions",
                  dialect: str = "vllm", api_key: str | None = None, timeout_s: float = 600.0,
                  max_retries: int = 6, max_concurrency: int = 64, backoff_s: float = 0.5,
@@ -70,6 +71,7 @@ class OpenAIEngine:
                    max_concurrency=engine_cfg.max_concurrency)
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput:
+        self.require("generate", EngineState.AWAKE)
         if self.mode == "completions":
             path, body, meta = "/completions", self._completions_body(prompt_ids), {}
         else:
@@ -180,12 +182,6 @@ class OpenAIEngine:
 
     def update_weights(self, named_tensors: dict[str, Any]) -> None:
         raise NotImplementedError("an OpenAI-compatible endpoint's weights cannot be pushed; use engine=vllm")
-
-    def sleep(self) -> None:  # the server owns its memory
-        pass
-
-    def wake_up(self) -> None:
-        pass
 
     def close(self) -> None:
         """Drop the HTTP client; it is closed properly when its loop is still usable, else left to GC."""

@@ -15,14 +15,17 @@ import os
 from typing import Any
 
 from r1ci.rollout.engines.base import GenOutput, Sampling
+from r1ci.rollout.engines.lifecycle import EngineState, Lifecycle
 
 
-class VLLMEngine:
+class VLLMEngine(Lifecycle):
     def __init__(self, model_path: str, *, dtype: str, max_model_len: int, seed: int, tensor_parallel_size: int = 1,
-                 gpu_memory_utilization: float = 0.5, enforce_eager: bool = False, kv_cache_gib: int = 1):
+                 gpu_memory_utilization: float = 0.5, enforce_eager: bool = False, kv_cache_gib: int = 1,
+                 sleep_level: int = 2):
         import torch
 
         on_cpu = not torch.cuda.is_available()
+        self._sleep_level = None if on_cpu else sleep_level  # vLLM-CPU has no sleep mode (stack-notes)
         if on_cpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -35,6 +38,7 @@ class VLLMEngine:
             gpu_memory_utilization=gpu_memory_utilization,
             distributed_executor_backend="uni" if tensor_parallel_size == 1 else None,
             disable_log_stats=True,
+            enable_sleep_mode=not on_cpu,  # else vLLM's memory is not in its sleep allocator: nothing to free
             # On CPU a prefill split across steps rewinds each seeded request's torch.Generator, which
             # CPU generators cannot do ("CPU Generator does not use offset"): keep prefills whole there.
             enable_chunked_prefill=False if on_cpu else None,
@@ -51,6 +55,7 @@ class VLLMEngine:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
+        self.require("generate", EngineState.AWAKE)
         params = SamplingParams(
             temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens,
             stop=list(sampling.stop) or None, include_stop_str_in_output=True, seed=sampling.seed, logprobs=0,
@@ -63,6 +68,7 @@ class VLLMEngine:
         current weights: vLLM's prompt log-probs, raw (before temperature), like the trainer's."""
         from vllm import SamplingParams
 
+        self.require("score", EngineState.AWAKE)
         out = await self._submit(token_ids, SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=1.0))
         return [0.0] + [float(pos[tok].logprob) for tok, pos in zip(token_ids[1:], out.prompt_logprobs[1:])]
 
@@ -98,19 +104,18 @@ class VLLMEngine:
         """Reload weights in place (in-process engine); see r1ci.training.weight_sync for verification."""
         from r1ci.rollout.engines.vllm_weights import reload_weights
 
+        self.require("update_weights", EngineState.WEIGHTS, EngineState.AWAKE)
         reload_weights(self._engine, named_tensors)
 
-    def sleep(self) -> None:  # vLLM-CPU has no sleep mode (stack-notes): free KV only on GPU
-        import torch
+    def _release(self) -> None:
+        """Level 2 (default) drops the weights as well as the KV cache: vLLM's choice when new weights are
+        loaded before the next use, as every RL step pushes them. Level 1 keeps a host copy."""
+        if self._sleep_level is not None:
+            self._engine.sleep(level=self._sleep_level)
 
-        if torch.cuda.is_available():
-            self._engine.sleep(level=1)
-
-    def wake_up(self) -> None:
-        import torch
-
-        if torch.cuda.is_available():
-            self._engine.wake_up()
+    def _restore(self, tags: list[str] | None) -> None:
+        if self._sleep_level is not None:
+            self._engine.wake_up(tags)
 
     def close(self) -> None:
         if self._driver is not None:
