@@ -108,6 +108,23 @@ def test_preempted_job_checkpoints_requeues_and_resumes_the_same_wandb_run(slurm
     assert logged == [list(range(1, cut + 1)), list(range(cut + 1, steps + 1))]  # one run, no step twice
 
 
+def _preempt_after_first_checkpoint(slurm_env: dict, cmd: list[str], runs_root, tmp_path, env: dict):
+    """Submit `cmd`, send USR2 (SLURM's warning before a time limit) once the first periodic checkpoint
+    exists, and wait for the requeued job to finish. Returns (the run's output dir, returncode, stderr)."""
+    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **slurm_env, **env}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        ckpts = _wait_for(lambda: next(runs_root.rglob("checkpoints/latest"), None), 240,
+                          "the first periodic checkpoint")
+        job_id = _wait_for(lambda: [p.name.split("_")[0] for p in tmp_path.rglob("*_submitted.pkl")], 30,
+                           "the job id")[0]
+        subprocess.run(["scancel", "--signal=USR2", job_id], env={**os.environ, **slurm_env}, check=True)
+        _, stderr = proc.communicate(timeout=420)
+    finally:
+        proc.kill()
+    return ckpts.parent.parent, proc.returncode, stderr
+
+
 def _conversations(n: int) -> list[dict]:
     """Small multi-turn conversations in stage=synth's format (r1ci/rollout/conversation.py)."""
     rows = []
@@ -127,24 +144,13 @@ def test_preempted_sft_job_checkpoints_requeues_and_resumes(slurm_env, job_name,
     data.mkdir()
     (data / "sft.jsonl").write_text("\n".join(json.dumps(r) for r in _conversations(64)) + "\n")
     steps = 64 // 4 * 20  # global batch 4, 20 epochs
-    proc = subprocess.Popen(
-        launch_cmd("stage=sft", f"paths.input_dir={data}", f"paths.root={tmp_path / 'runs'}",
-                   "trainer.global_batch_size=4", "model.micro_batch_size=4", "trainer.epochs=20",
-                   "trainer.save_every=40", "trainer.lr=1e-3", "trainer.backend=deepspeed",
-                   f"hydra.launcher.name={job_name}"),
-        cwd=REPO, env={**os.environ, **slurm_env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True)
-    try:
-        ckpts = _wait_for(lambda: next((tmp_path / "runs").rglob("checkpoints/latest"), None), 240,
-                          "the first periodic checkpoint")
-        out = ckpts.parent.parent
-        job_id = _wait_for(lambda: [p.name.split("_")[0] for p in tmp_path.rglob("*_submitted.pkl")], 30,
-                           "the job id")[0]
-        subprocess.run(["scancel", "--signal=USR2", job_id], env={**os.environ, **slurm_env}, check=True)
-        _, stderr = proc.communicate(timeout=420)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, stderr[-4000:]
+    out, returncode, stderr = _preempt_after_first_checkpoint(
+        slurm_env, launch_cmd("stage=sft", f"paths.input_dir={data}", f"paths.root={tmp_path / 'runs'}",
+                              "trainer.global_batch_size=4", "model.micro_batch_size=4", "trainer.epochs=20",
+                              "trainer.save_every=40", "trainer.lr=1e-3", "trainer.backend=deepspeed",
+                              f"hydra.launcher.name={job_name}"),
+        tmp_path / "runs", tmp_path, {"OMP_NUM_THREADS": "1"})
+    assert returncode == 0, stderr[-4000:]
     states = [s for _, s in _final_states(slurm_env, job_name, n_jobs=1)]
     assert states == ["PENDING", "COMPLETED"], states  # requeued once, then finished
     runs = [read_offline_run(f) for f in find_offline_runs(out)]
@@ -166,23 +172,14 @@ def test_preempted_rl_job_resumes_to_the_uninterrupted_runs_steps_and_weights(sl
     threads = {"OMP_NUM_THREADS": "1"}  # the same float reductions in both runs
     straight = run_launch(*args, f"paths.root={tmp_path / 'straight'}", env=threads)
     assert straight.returncode == 0, straight.stderr[-3000:]
-    proc = subprocess.Popen(launch_cmd(*args, f"paths.root={tmp_path / 'slurm'}", f"hydra.launcher.name={job_name}"),
-                            cwd=REPO, env={**os.environ, **slurm_env, **threads}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        ckpts = _wait_for(lambda: next((tmp_path / "slurm").rglob("checkpoints/latest"), None), 240,
-                          "the first periodic checkpoint")
-        job_id = _wait_for(lambda: [p.name.split("_")[0] for p in tmp_path.rglob("*_submitted.pkl")], 30,
-                           "the job id")[0]
-        subprocess.run(["scancel", "--signal=USR2", job_id], env={**os.environ, **slurm_env}, check=True)
-        _, stderr = proc.communicate(timeout=420)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, stderr[-4000:]
+    out, returncode, stderr = _preempt_after_first_checkpoint(
+        slurm_env, launch_cmd(*args, f"paths.root={tmp_path / 'slurm'}", f"hydra.launcher.name={job_name}"),
+        tmp_path / "slurm", tmp_path, threads)
+    assert returncode == 0, stderr[-4000:]
     states = [s for _, s in _final_states(slurm_env, job_name, n_jobs=1)]
     assert states == ["PENDING", "COMPLETED"], states  # preempted and requeued once, then finished
 
-    out, (out_straight,) = ckpts.parent.parent, {p.parent for p in (tmp_path / "straight").rglob("rl_history.jsonl")}
+    (out_straight,) = {p.parent for p in (tmp_path / "straight").rglob("rl_history.jsonl")}
     runs = [read_offline_run(f) for f in find_offline_runs(out)]
     assert len(runs) == 2 and {r["run_id"] for r in runs} == {(out / RUN_ID_FILE).read_text().strip()}
     first, second = ([h["_step"] for h in r["history"]] for r in runs)
