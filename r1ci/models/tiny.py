@@ -2,8 +2,8 @@
 
 It is saved with `save_pretrained`, so it loads through exactly the code path of a real checkpoint
 (`AutoTokenizer`, `AutoModelForCausalLM`, `vllm.LLM`). Shape notes (stack-notes.md): vLLM's CPU
-attention needs head_dim in {32, 64, 80, ...}; untied embeddings avoid vLLM-CPU's stale lm_head after a
-weight reload.
+attention needs head_dim in {32, 64, 80, ...}. Embeddings are untied unless model.tie_word_embeddings=true
+(as Qwen2.5-3B ties them; tests/training/test_weight_sync.py keeps a tied head in sync across pushes).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class OracleEngine(Lifecycle):
         return GenOutput(token_ids=ids, logprobs=[0.0] * len(ids), finish_reason="stop",
                          stop_str="```\n" if text.endswith("```\n") else None)
 
-    def update_weights(self, named_tensors) -> None:
+    def update_weights(self, weights) -> None:
         raise NotImplementedError("the oracle has no weights")
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -23,7 +23,8 @@ if _OP_CACHE.is_dir():
 
 import deepspeed  # after the env above: DeepSpeed picks its accelerator at import
 
-from r1ci.training.engine import EngineSpec, TrainEngine, load_model, make_optimizer, setup_distributed
+from r1ci.training.engine import (EngineSpec, TrainEngine, load_model, make_optimizer, setup_distributed,
+                                 weight_buckets)
 
 log = logging.getLogger(__name__)
 logging.getLogger("DeepSpeed").setLevel(logging.WARNING)  # its INFO lines drown the training log
@@ -85,17 +86,18 @@ class DeepSpeedEngine(TrainEngine):
         self._pre_step_norm = None
         return float("nan") if norm is None else norm
 
-    def full_state_dict(self, rank0_only: bool = False) -> dict[str, torch.Tensor]:
-        keep = self.dist.is_main or not rank0_only
-        out: dict[str, torch.Tensor] = {}
-        for name, tensor in self.module.state_dict(keep_vars=True).items():
-            if hasattr(tensor, "ds_id"):  # a ZeRO-3 partitioned parameter: every rank gathers it, alone
-                with deepspeed.zero.GatheredParameters([tensor], modifier_rank=None):
-                    if keep:
-                        out[name] = tensor.data.detach().to("cpu", copy=True)
-            elif keep:
-                out[name] = tensor.detach().to("cpu", copy=True)
-        return out
+    def iter_weights(self, bucket_mb: int = 512) -> Iterator[tuple[str, torch.Tensor]]:
+        if self.spec.zero_stage != 3:  # ZeRO 0-2: every rank holds whole parameters
+            yield from super().iter_weights(bucket_mb)
+            return
+        named = self.module.state_dict(keep_vars=True).items()  # params and buffers, tied names included
+        for bucket in weight_buckets(named, bucket_mb * 2**20):
+            params = list({id(t): t for _, t in bucket if hasattr(t, "ds_id")}.values())
+            # Gathered copies are freed when the context exits; a tensor the consumer still holds keeps
+            # its own storage alive (DeepSpeed re-points param.data rather than reusing the buffer).
+            with deepspeed.zero.GatheredParameters(params, modifier_rank=None):
+                for name, t in bucket:
+                    yield name, t.data.detach()
 
     def _save_files(self, tag_dir: Path) -> None:
         self.ds.save_checkpoint(str(tag_dir.parent), tag=tag_dir.name, save_latest=False)

@@ -6,7 +6,8 @@
         engine.backward(loss_of(logp), last_micro_batch=micro is last) # caller scales the loss
     grad_norm = engine.step(lr_at(step, ...))         # clip, update, zero grads
     engine.save_checkpoint(root, step, state) / engine.load_checkpoint(root) -> state
-    engine.full_state_dict()                          # consolidated weights (ZeRO-3 gathered): sync/export
+    engine.iter_weights(bucket_mb)                    # (name, tensor) stream, ZeRO-3 gathered a bucket at a time
+    engine.full_state_dict()                          # consolidated weights on CPU: export, tests
     engine.save_pretrained(out_dir, tokenizer)        # HF format, loadable by transformers and vLLM
 
 Backends (chosen once, by `trainer.backend`): `deepspeed` (ZeRO 0-3 from model.zero_stage; bf16 on GPU,
@@ -26,7 +27,7 @@ import stat
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import torch
 
@@ -91,13 +92,22 @@ class TrainEngine(ABC):
     def step(self, lr: float) -> float:
         """Set `lr`, clip to grad_clip, update, zero grads; return the global grad norm before clipping."""
 
-    @abstractmethod
-    def full_state_dict(self, rank0_only: bool = False) -> dict[str, torch.Tensor]:
-        """Consolidated weights on CPU (ZeRO-3: gathered one tensor at a time; a collective call).
+    def iter_weights(self, bucket_mb: int = 512) -> Iterator[tuple[str, torch.Tensor]]:
+        """The model's weights as (HF name, tensor) pairs on the training device, in state-dict order.
 
-        Every rank gets a copy (weight sync to a colocated rollout engine), or only rank 0 with
-        `rank0_only` (export: 7B in bf16 is 15 GB of host RAM per copy); the others get {}.
+        A collective under ZeRO-3: every rank iterates to the end, in step. Backends whose ranks hold whole
+        parameters yield the live tensors (no copy); ZeRO-3 gathers `bucket_mb` of parameters at a time, so
+        a consumer that copies each tensor as it arrives (vLLM's reload, HFEngine.update_weights) needs at
+        most one bucket (or the largest tensor, when it is bigger) beyond the model it already holds.
         """
+        for name, tensor in self.module.state_dict().items():
+            yield name, tensor.detach()
+
+    def full_state_dict(self, rank0_only: bool = False) -> dict[str, torch.Tensor]:
+        """Consolidated weights copied to CPU: every rank gets a copy, or only rank 0 with `rank0_only`
+        (export: 7B in bf16 is 15 GB of host RAM per copy); the others get {}. A collective call."""
+        keep = self.dist.is_main or not rank0_only
+        return {name: t.to("cpu", copy=True) for name, t in self.iter_weights() if keep}
 
     def train(self, mode: bool = True) -> None:
         self.module.train(mode)
@@ -114,12 +124,25 @@ class TrainEngine(ABC):
         if self.dist.world_size > 1:
             torch.distributed.barrier()
 
+    def all_reduce(self, values: list[float], op: str = "sum") -> list[float]:
+        """Element-wise sum (or max) over ranks, in float64: counts and metric sums."""
+        t = torch.tensor(values, dtype=torch.float64)
+        if self.dist.world_size > 1:
+            t = t.to(self.device)
+            torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX if op == "max" else
+                                         torch.distributed.ReduceOp.SUM)
+        return t.cpu().tolist()
+
     def all_reduce_sum(self, value: float) -> float:
+        return self.all_reduce([float(value)])[0]
+
+    def all_gather_objects(self, obj: Any) -> list[Any]:
+        """Every rank's `obj` (small, picklable), in rank order."""
         if self.dist.world_size == 1:
-            return float(value)
-        t = torch.tensor([float(value)], dtype=torch.float64, device=self.device)
-        torch.distributed.all_reduce(t)
-        return float(t.item())
+            return [obj]
+        out: list[Any] = [None] * self.dist.world_size
+        torch.distributed.all_gather_object(out, obj)
+        return out
 
     # ---- checkpoints ----
     @abstractmethod
@@ -227,3 +250,19 @@ def build_engine(spec: EngineSpec) -> TrainEngine:
     from r1ci.training.torch_engine import TorchEngine
 
     return TorchEngine.create(spec)
+
+
+def weight_buckets(named: Iterable[tuple[str, torch.Tensor]], bucket_bytes: int) -> Iterator[list[tuple[str, torch.Tensor]]]:
+    """Consecutive runs of (name, tensor) whose full sizes add up to at most `bucket_bytes` (a tensor bigger
+    than that is a bucket of its own). A ZeRO-3 parameter counts at its gathered size (`ds_numel`)."""
+    bucket: list[tuple[str, torch.Tensor]] = []
+    size = 0
+    for name, t in named:
+        nbytes = getattr(t, "ds_numel", t.numel()) * t.element_size()
+        if bucket and size + nbytes > bucket_bytes:
+            yield bucket
+            bucket, size = [], 0
+        bucket.append((name, t))
+        size += nbytes
+    if bucket:
+        yield bucket

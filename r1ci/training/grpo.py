@@ -20,7 +20,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -67,6 +67,7 @@ class GRPOHyper:
     filter_zero_variance: bool = False
     updates_per_batch: int = 1
     mask_interpreter: bool = True
+    sync_bucket_mb: int = 512
 
     @classmethod
     def from_cfg(cls, cfg: Any, steps: int) -> "GRPOHyper":
@@ -75,7 +76,7 @@ class GRPOHyper:
                    t.clip_eps, t.temperature, t.loss_agg, t.std_normalize, cfg.model.micro_batch_size,
                    t.save_every, t.seed, t.sync_tolerance, t.max_sandbox_error_rate, t.max_abs_log_ratio,
                    t.alarm_hard_stop, cfg.curriculum.filter_zero_variance, t.updates_per_batch,
-                   cfg.rollout.mask_interpreter)
+                   cfg.rollout.mask_interpreter, t.sync_bucket_mb)
 
 
 @dataclass
@@ -141,7 +142,8 @@ class GRPOTrainer:
     async def fit(self) -> GRPOState:
         state = self.resume_or_start()
         step_log = StepLog(self.history_path, state.step, enabled=self.engine.dist.is_main) if self.history_path else None
-        await push_and_verify(self.engine, self.rollout_engine, self.hp.sync_tolerance)  # resumed weights too
+        await push_and_verify(self.engine, self.rollout_engine, self.hp.sync_tolerance,  # resumed weights too
+                              bucket_mb=self.hp.sync_bucket_mb)
         with requeue.deferred():
             while state.step < self.hp.steps:
                 metrics = await self.train_step(state)
@@ -170,21 +172,27 @@ class GRPOTrainer:
         with timer("rollout"):
             ro = await self.rollout(state.step)
         batch = drop_zero_variance(ro, self.hp.group_size) if self.hp.filter_zero_variance else ro
-        state.groups_dropped += ro.groups_dropped
-        state.groups_filtered += batch.groups_filtered
+        ro_metrics = rollout_metrics(ro, self.hp.group_size, self.engine.all_reduce)  # the whole step's
+        filtered = self.engine.all_reduce_sum(batch.groups_filtered)
+        state.groups_dropped += int(ro_metrics["rollout/groups_dropped"])
+        state.groups_filtered += int(filtered)
         with timer("ref"):
             ref_rows = await self.engine_reference_logprobs(batch)
         with timer("update"):
             loss_metrics = self.update(batch, state.step, ref_rows)
         with timer("sync"):
             check = await push_and_verify(self.engine, self.rollout_engine, self.hp.sync_tolerance,
-                                          seed=state.step)
-        metrics = {"data/prompts": sorted({t.item_id for t in ro.trajectories}),
-                   **rollout_metrics(ro, self.hp.group_size), **loss_metrics,
-                   "sync/max_abs_diff": check.max_abs_diff, "curriculum/stage": float(stage),
+                                          seed=state.step, bucket_mb=self.hp.sync_bucket_mb)
+        ids = [t.item_id for t in ro.trajectories]
+        prompts = sorted({i for rank_ids in self.engine.all_gather_objects(ids) for i in rank_ids})
+        metrics = {"data/prompts": prompts,
+                   **ro_metrics, **loss_metrics,
+                   "sync/max_abs_diff": self.engine.all_reduce([check.max_abs_diff], "max")[0],
+                   "rollout/trajectories_per_rank_max": self.engine.all_reduce([len(ro.trajectories)], "max")[0],
+                   "curriculum/stage": float(stage),
                    "curriculum/pool_size": float(len(pool)),
                    "data/groups_dropped_total": float(state.groups_dropped),
-                   "data/groups_filtered": float(batch.groups_filtered),
+                   "data/groups_filtered": filtered,
                    "data/groups_filtered_total": float(state.groups_filtered),
                    **{f"time/{k}": v for k, v in timer.seconds.items()}, "time/step": time.perf_counter() - t0}
         self.check_alarms(metrics)
@@ -193,11 +201,13 @@ class GRPOTrainer:
     # ---- phases ----
     async def rollout(self, step: int) -> Rollouts:
         """G rollouts per prompt of this rank's share of the step's prompts; rewards; infra filter."""
-        prompts = batch_indices(self.schedule, step, self.hp.prompts_per_step, self.hp.seed)
-        prompts = prompts[self.engine.dist.rank::self.engine.dist.world_size]
+        batch = batch_indices(self.schedule, step, self.hp.prompts_per_step, self.hp.seed)
+        mine = range(self.engine.dist.rank, len(batch), self.engine.dist.world_size)
+        prompts = [batch[k] for k in mine]
         g = self.hp.group_size
-        jobs = [RolloutJob(self.items[i], self.style, seed=(step * self.hp.prompts_per_step + k) * g + j)
-                for k, i in enumerate(prompts) for j in range(g)]
+        # seeds follow a prompt's place in the whole step's batch: any number of ranks samples the same
+        jobs = [RolloutJob(self.items[batch[k]], self.style, seed=(step * self.hp.prompts_per_step + k) * g + j)
+                for k in mine for j in range(g)]
         trajs = await run_rollouts(jobs, self.rollout_engine, self.sandbox, self.fmt, self.limits,
                                    Sampling(temperature=self.hp.temperature), desc=None,
                                    on_done=lambda _: kill_point("rollout", step + 1))
@@ -241,14 +251,15 @@ class GRPOTrainer:
                    warmup_steps=warmup_steps_for(self.hp.steps, self.hp.warmup_ratio), kind=self.hp.lr_schedule)
         kept = ro.kept
         sums = dict.fromkeys(("loss", "kl", "clip", "logp", "log_ratio", "ratio_dev", "sampled", "grad_norm"), 0.0)
-        if not kept:
+        most_kept = int(self.engine.all_reduce([len(kept)], "max")[0])
+        if most_kept == 0:  # no rank has a trajectory to learn from: every rank skips the step
             return {"train/lr": lr, **self._update_metrics(sums, 1.0, 1)}
-        adv = group_advantages(torch.tensor([ro.rewards[i] for i in kept]), self.hp.group_size,
-                               self.hp.std_normalize)
+        adv = (group_advantages(torch.tensor([ro.rewards[i] for i in kept]), self.hp.group_size,
+                                self.hp.std_normalize) if kept else torch.zeros(0))
         examples = [SFTExample(t.item_id, t.task, tuple(t.token_ids),
                                tuple(t.loss_mask if self.hp.mask_interpreter else t.response_mask))
                     for t in (ro.trajectories[i] for i in kept)]
-        n_updates = min(self.hp.updates_per_batch, len(kept))  # never an empty mini-batch
+        n_updates = min(self.hp.updates_per_batch, most_kept)  # the same on every rank; none empty everywhere
         old = self._old_logprobs(examples) if n_updates > 1 else None
         tokens = 0.0
         for u in range(n_updates):  # mini-batch u: every n_updates-th trajectory, from u
@@ -259,25 +270,47 @@ class GRPOTrainer:
             sums["grad_norm"] += self.engine.step(lr)
             kill_point("update", step + 1)
             tokens += totals["tokens"]
+        # grad norms are global already; the rest are this rank's sums (its loss share is scaled by world)
+        local = [k for k in sums if k != "grad_norm"]
+        for k, v in zip(local, self.engine.all_reduce([sums[k] for k in local])):
+            sums[k] = v
+        sums["loss"] /= self.engine.dist.world_size
         return {"train/lr": lr, **self._update_metrics(sums, max(1.0, tokens), n_updates)}
+
+    def _micro_batches(self, examples: list[SFTExample], order: list[int]) -> list[MicroPlan]:
+        """`order` in micro-batches, padded with loss-free dummies to the longest list of any rank: under
+        ZeRO-3 every forward gathers parameters collectively, so all ranks must run as many."""
+        size = self.hp.micro_batch_size
+        plans = [MicroPlan(tuple(order[j:j + size])) for j in range(0, len(order), size)]
+        most = int(self.engine.all_reduce([len(plans)], "max")[0])
+        return plans + [MicroPlan((0,), dummy=True)] * (most - len(plans))
+
+    def _dummy_examples(self, examples: list[SFTExample]) -> list[SFTExample]:
+        """A rank without kept trajectories still needs one example to run its dummy passes on."""
+        return examples or [SFTExample("dummy", "dummy", (self.pad_id, self.pad_id), (0, 0))]
 
     def _minibatch(self, ro: Rollouts, kept: list[int], examples: list[SFTExample], part: list[int],
                    adv: torch.Tensor, old: list[torch.Tensor] | None, ref_rows: dict[int, list[float]] | None,
                    totals: dict[str, float]) -> dict[str, float]:
         """Backward over one mini-batch (`part` indexes `examples`), in length-bucketed micro-batches."""
         order = sorted(part, key=lambda i: -len(examples[i]))
-        micro = [order[j:j + self.hp.micro_batch_size] for j in range(0, len(order), self.hp.micro_batch_size)]
+        plans = self._micro_batches(examples, order)
         sums = dict.fromkeys(("loss", "kl", "clip", "logp", "log_ratio", "ratio_dev", "sampled"), 0.0)
-        for j, idx in enumerate(micro):
-            mb = collate(examples, MicroPlan(tuple(idx)), self.pad_id)
-            mask = shift_mask(mb.loss_mask).to(self.engine.device)
+        for j, plan in enumerate(plans):
+            last = j == len(plans) - 1
+            mb = collate(self._dummy_examples(examples), plan, self.pad_id)
             logp = self.engine.forward_logprobs(mb.input_ids, mb.attention_mask)
+            if plan.dummy:  # gradient-free: it only keeps this rank in step with the others
+                self.engine.backward(logp.sum() * 0.0, last_micro_batch=last)
+                continue
+            idx = list(plan.indices)
+            mask = shift_mask(mb.loss_mask).to(self.engine.device)
             old_logp = logp.detach() if old is None else _stack(old, idx, logp.shape[1]).to(logp.device)
             ref = self._ref_logprobs(mb, [kept[i] for i in idx], ref_rows)
             loss, parts = policy_loss(logp, old_logp, ref, adv[idx].to(logp.device), mask, self.hp.clip_eps,
                                       self.hp.kl_coef, self.hp.loss_agg)
             weight = self._micro_weight(mask, totals)
-            self.engine.backward(loss * weight, last_micro_batch=j == len(micro) - 1)
+            self.engine.backward(loss * weight, last_micro_batch=last)
             trajs = [ro.trajectories[kept[i]] for i in idx]
             vllm_logp = _shifted([t.logprobs for t in trajs], mask.shape[1])
             sampled = _shifted([t.loss_mask for t in trajs], mask.shape[1]).bool()  # tokens vLLM sampled
@@ -296,11 +329,10 @@ class GRPOTrainer:
         ratio's denominator for all mini-batches."""
         out: list[torch.Tensor] = [torch.empty(0)] * len(examples)
         with torch.no_grad():
-            for j in range(0, len(examples), self.hp.micro_batch_size):
-                idx = list(range(j, min(j + self.hp.micro_batch_size, len(examples))))
-                mb = collate(examples, MicroPlan(tuple(idx)), self.pad_id)
+            for plan in self._micro_batches(examples, list(range(len(examples)))):
+                mb = collate(self._dummy_examples(examples), plan, self.pad_id)
                 logp = self.engine.forward_logprobs(mb.input_ids, mb.attention_mask).detach().cpu()
-                for row, i in enumerate(idx):
+                for row, i in enumerate(() if plan.dummy else plan.indices):
                     out[i] = logp[row, :len(examples[i]) - 1]
         return out
 
@@ -409,31 +441,43 @@ def _shifted(rows: list[list[float]], width: int) -> torch.Tensor:
     return out
 
 
-def rollout_metrics(ro: Rollouts, group_size: int) -> dict[str, float]:
-    """Reward by component, accuracy, zero-variance groups, lengths, turns, code calls, sandbox health."""
+STATUSES = ("ok", "error", "timeout", "oom", "killed", "infra_error")
+
+
+def rollout_metrics(ro: Rollouts, group_size: int,
+                    all_reduce: Callable[[list[float]], list[float]] = lambda v: v) -> dict[str, float]:
+    """Reward by component, accuracy, zero-variance groups, lengths, turns, code calls, sandbox health:
+    of the whole step, when `all_reduce` sums this rank's counts with the other ranks'."""
     kept = [ro.trajectories[i] for i in ro.kept]
-    n = max(1, len(kept))
-    rewards = torch.tensor([ro.rewards[i] for i in ro.kept]) if kept else torch.zeros(0)
-    groups = rewards.view(-1, group_size) if kept else rewards.view(0, group_size)
+    rewards = torch.tensor([ro.rewards[i] for i in ro.kept], dtype=torch.float64)
+    groups = rewards.view(-1, group_size)
     statuses = [r.status for t in ro.trajectories for r in t.exec_results]
-    bad = sum(s in ("infra_error", "killed") for s in statuses)
-    m = {
-        "reward/mean": float(rewards.mean()) if kept else 0.0,
-        "reward/accuracy": sum(t.reward.correct for t in kept) / n,
-        "reward/score": sum(t.reward.score for t in kept) / n,
-        "reward/well_formed": sum(t.reward.well_formed for t in kept) / n,
-        "reward/too_long": sum(t.reward.too_long for t in kept) / n,
-        "reward/zero_variance_groups": float((groups.std(dim=1) == 0).float().mean()) if kept else 0.0,
-        "rollout/response_tokens": sum(t.response_len for t in kept) / n,
-        "rollout/turns": sum(t.turns for t in kept) / n,
-        "rollout/code_calls": sum(t.code_calls for t in kept) / n,
-        "rollout/groups_dropped": float(ro.groups_dropped),
-        "sandbox/calls": float(len(statuses)),
-        "sandbox/bad_rate": bad / len(statuses) if statuses else 0.0,
+    counts = {
+        "kept": len(kept), "groups": groups.shape[0], "reward": float(rewards.sum()),
+        "correct": sum(t.reward.correct for t in kept), "score": sum(t.reward.score for t in kept),
+        "well_formed": sum(t.reward.well_formed for t in kept), "too_long": sum(t.reward.too_long for t in kept),
+        "zero_variance": float((groups.std(dim=1) == 0).sum()), "tokens": sum(t.response_len for t in kept),
+        "turns": sum(t.turns for t in kept), "code_calls": sum(t.code_calls for t in kept),
+        "dropped": ro.groups_dropped, "calls": len(statuses),
+        "bad": sum(s in ("infra_error", "killed") for s in statuses), **{s: statuses.count(s) for s in STATUSES},
     }
-    for s in ("ok", "error", "timeout", "oom", "killed", "infra_error"):
-        m[f"sandbox/{s}"] = float(statuses.count(s))
-    return m
+    c = dict(zip(counts, all_reduce([float(v) for v in counts.values()])))
+    n = max(1.0, c["kept"])
+    m = {
+        "reward/mean": c["reward"] / n,
+        "reward/accuracy": c["correct"] / n,
+        "reward/score": c["score"] / n,
+        "reward/well_formed": c["well_formed"] / n,
+        "reward/too_long": c["too_long"] / n,
+        "reward/zero_variance_groups": c["zero_variance"] / max(1.0, c["groups"]),
+        "rollout/response_tokens": c["tokens"] / n,
+        "rollout/turns": c["turns"] / n,
+        "rollout/code_calls": c["code_calls"] / n,
+        "rollout/groups_dropped": c["dropped"],
+        "sandbox/calls": c["calls"],
+        "sandbox/bad_rate": c["bad"] / c["calls"] if c["calls"] else 0.0,
+    }
+    return {**m, **{f"sandbox/{s}": c[s] for s in STATUSES}}
 
 
 def steps_for(cfg: Any) -> int:

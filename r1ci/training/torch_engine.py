@@ -49,9 +49,6 @@ class TorchEngine(TrainEngine):
         self.optimizer.zero_grad(set_to_none=True)
         return float(norm)
 
-    def full_state_dict(self, rank0_only: bool = False) -> dict[str, torch.Tensor]:  # one process: rank 0
-        return {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
-
     def _save_files(self, tag_dir: Path) -> None:
         torch.save(self.module.state_dict(), tag_dir / "model.pt")
         torch.save(self.optimizer.state_dict(), tag_dir / "optimizer.pt")

@@ -28,11 +28,15 @@ class SyncCheck:
     n_tokens: int
 
 
-async def push_and_verify(trainer: TrainEngine, engine: Engine, tolerance: float, seed: int = 0) -> SyncCheck:
-    """Wake the engine's weights when it sleeps, push, wake its KV cache, verify: it ends awake."""
+async def push_and_verify(trainer: TrainEngine, engine: Engine, tolerance: float, seed: int = 0,
+                          bucket_mb: int = 512) -> SyncCheck:
+    """Wake the engine's weights when it sleeps, push, wake its KV cache, verify: it ends awake.
+
+    The push is a stream (trainer.iter_weights): ZeRO-3 gathers `bucket_mb` at a time, never a full state
+    dict, and every rank pushes into its own engine shard and runs the probe check itself."""
     if engine.state is EngineState.ASLEEP:
         engine.wake_up(["weights"])
-    engine.update_weights(trainer.full_state_dict())
+    engine.update_weights(trainer.iter_weights(bucket_mb))
     if engine.state is EngineState.WEIGHTS:
         engine.wake_up(["kv_cache"])
     return await verify(trainer, engine, tolerance, seed)

@@ -25,9 +25,9 @@ def make_engine(cfg: Any, model_path: str | None = None) -> Engine:
         return VLLMEngine(path, dtype=cfg.model.dtype, seed=cfg.seed,
                           max_model_len=cfg.model.max_prompt_len + cfg.model.max_response_len,
                           tensor_parallel_size=cfg.model.tensor_parallel_size,
-                          gpu_memory_utilization=cfg.engine.gpu_memory_utilization,
+                          gpu_memory_utilization=cfg.model.gpu_memory_utilization,
                           enforce_eager=cfg.engine.enforce_eager, kv_cache_gib=cfg.engine.kv_cache_gib,
-                          sleep_level=cfg.engine.sleep_level)
+                          sleep_level=cfg.model.sleep_level)
     if kind == "hf":
         from r1ci.rollout.engines.hf_engine import HFEngine
 

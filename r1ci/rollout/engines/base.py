@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, Union
+
+
+# What update_weights takes: a stream of (HF name, tensor) pairs (TrainEngine.iter_weights), or a dict
+Weights = Union[Iterable[tuple[str, Any]], Mapping[str, Any]]
+
+
+def weight_pairs(weights: Weights) -> Iterator[tuple[str, Any]]:
+    return iter(weights.items() if isinstance(weights, Mapping) else weights)
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,8 @@ class Engine(Protocol):
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput: ...
 
-    def update_weights(self, named_tensors: dict[str, Any]) -> None: ...
+    def update_weights(self, weights: Weights) -> None:
+        """Load weights in place; a stream is consumed tensor by tensor, never held whole."""
 
     def sleep(self) -> None: ...
 

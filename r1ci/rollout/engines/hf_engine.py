@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from r1ci.rollout.engines.base import GenOutput, Sampling
+from r1ci.rollout.engines.base import GenOutput, Sampling, Weights, weight_pairs
 from r1ci.rollout.engines.lifecycle import EngineState, Lifecycle
 
 
@@ -93,13 +93,17 @@ class HFEngine(Lifecycle):  # sleeping frees nothing: it holds no KV cache betwe
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, _score)
 
-    def update_weights(self, named_tensors: dict[str, Any]) -> None:
-        """Load a (possibly partial) state dict; a name the model does not have is an error."""
+    def update_weights(self, weights: Weights) -> None:
+        """Copy each named tensor into the model as it arrives; a partial set is fine, an unknown name raises."""
+        import torch
+
         self.require("update_weights", EngineState.WEIGHTS, EngineState.AWAKE)
-        with self._lock:
-            result = self.model.load_state_dict(dict(named_tensors), strict=False)
-        if result.unexpected_keys:
-            raise KeyError(f"update_weights: unknown parameter names {result.unexpected_keys[:5]}")
+        targets = self.model.state_dict()  # views of the live parameters (tied names share one)
+        with self._lock, torch.no_grad():
+            for name, tensor in weight_pairs(weights):
+                if name not in targets:
+                    raise KeyError(f"update_weights: unknown parameter name {name!r}")
+                targets[name].copy_(tensor)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -180,7 +180,7 @@ class OpenAIEngine(Lifecycle):  # the server owns its memory: sleeping frees not
         if http is not None:
             await http.aclose()
 
-    def update_weights(self, named_tensors: dict[str, Any]) -> None:
+    def update_weights(self, weights: Any) -> None:
         raise NotImplementedError("an OpenAI-compatible endpoint's weights cannot be pushed; use engine=vllm")
 
     def close(self) -> None:

