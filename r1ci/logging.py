@@ -78,7 +78,8 @@ def finish_wandb(run: Any) -> None:
 
 def read_steps(path: Path, timings: bool = True) -> list[dict[str, Any]]:
     """Every complete record of a StepLog file (a torn last line, from a kill mid-write, is left out).
-    timings=False leaves out the wall-clock `time/*` metrics: what two runs of one config must agree on."""
+    timings=False leaves out what is measured rather than computed (`time/*` wall clock, `perf/*` throughput
+    and memory): the rest is what two runs of one config must agree on."""
     if not path.exists():
         return []
     rows = []
@@ -87,7 +88,7 @@ def read_steps(path: Path, timings: bool = True) -> list[dict[str, Any]]:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
             break
-    return rows if timings else [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rows]
+    return rows if timings else [{k: v for k, v in r.items() if not k.startswith(("time/", "perf/"))} for r in rows]
 
 
 class StepLog:

@@ -48,7 +48,7 @@ def run(cfg: DictConfig) -> dict:
 
     # build: trainer engine, frozen reference, rollout engine, logger
     engine = build_engine(EngineSpec.from_cfg(cfg, model_path))
-    reference = _reference(model_path, engine, cfg.trainer.ref_on_rollout_engine) if cfg.trainer.kl_coef > 0 else None
+    reference = reference_model(model_path, engine, cfg.trainer.ref_on_rollout_engine) if cfg.trainer.kl_coef > 0 else None
     rollout_engine = make_engine(cfg, model_path=model_path)
     wb = init_wandb(cfg, out, job_type="rl")
     try:
@@ -67,19 +67,24 @@ def run(cfg: DictConfig) -> dict:
 
 
 async def _fit(cfg, hp, engine, rollout_engine, reference, items, out, wb):
-    tok = rollout_engine.tokenizer
     async with make_sandbox(cfg.sandbox) as sandbox:
-        trainer = GRPOTrainer(
-            engine=engine, rollout_engine=rollout_engine, sandbox=sandbox, reference=reference, items=items,
-            schedule=build_schedule(cfg, items), style=Style.from_cfg(cfg, cfg.rollout.style),
-            fmt=InterpreterFormatter(tok, cfg.rollout.max_exec_output_tokens), limits=LoopLimits.from_cfg(cfg),
-            weights=RewardWeights.from_cfg(cfg.rollout), hp=hp, ckpt_root=out / CHECKPOINTS, wandb_run=wb,
-            pad_id=tok.pad_token_id, history_path=out / HISTORY)
+        trainer = build_trainer(cfg, hp, engine, rollout_engine, reference, items, sandbox, out, wb)
         state = await trainer.fit()
     return state, read_steps(out / HISTORY) if engine.dist.is_main else trainer.history
 
 
-def _reference(model_path: str, engine, on_rollout_engine: bool):
+def build_trainer(cfg, hp, engine, rollout_engine, reference, items, sandbox, out, wb) -> GRPOTrainer:
+    """The GRPO loop over built parts (also scripts/gpu_check.py's)."""
+    tok = rollout_engine.tokenizer
+    return GRPOTrainer(
+        engine=engine, rollout_engine=rollout_engine, sandbox=sandbox, reference=reference, items=items,
+        schedule=build_schedule(cfg, items), style=Style.from_cfg(cfg, cfg.rollout.style),
+        fmt=InterpreterFormatter(tok, cfg.rollout.max_exec_output_tokens), limits=LoopLimits.from_cfg(cfg),
+        weights=RewardWeights.from_cfg(cfg.rollout), hp=hp, ckpt_root=out / CHECKPOINTS, wandb_run=wb,
+        pad_id=tok.pad_token_id, history_path=out / HISTORY)
+
+
+def reference_model(model_path: str, engine, on_rollout_engine: bool):
     """The frozen KL reference: the starting policy, in the trainer's dtype and device, or its weights in
     host memory for the rollout engine to score with (trainer.ref_on_rollout_engine)."""
     import torch

@@ -36,6 +36,7 @@ from r1ci.training.engine import TrainEngine
 from r1ci.training.faults import kill_point
 from r1ci.training.grpo_loss import group_advantages, policy_loss
 from r1ci.training.losses import sequence_logprobs, shift_mask
+from r1ci.training.metrics import peak_flops, train_flops
 from r1ci.training.schedule import lr_at, warmup_steps_for
 from r1ci.training.sft_data import MicroPlan, SFTExample, collate
 from r1ci.training.step_end import end_of_step
@@ -115,16 +116,26 @@ class AlarmError(RuntimeError):
 
 
 class PhaseTimer:
-    """Named wall-clock timers per RL phase (style.md #9)."""
+    """Named wall-clock timers per RL phase (style.md #9), and on a GPU each phase's peak memory."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_gib: dict[str, float] = {}
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
         yield
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+        if cuda:
+            self.peak_gib[name] = max(self.peak_gib.get(name, 0.0), torch.cuda.max_memory_allocated() / 2**30)
+
+    def metrics(self) -> dict[str, float]:
+        return {**{f"time/{k}": v for k, v in self.seconds.items()},
+                **{f"perf/{k}_peak_gib": v for k, v in self.peak_gib.items()}}
 
 
 class GRPOTrainer:
@@ -136,6 +147,9 @@ class GRPOTrainer:
         self.items, self.schedule, self.style, self.fmt, self.limits = items, schedule, style, fmt, limits
         self.weights, self.hp, self.ckpt_root, self.run, self.pad_id = weights, hp, ckpt_root, wandb_run, pad_id
         self.history_path = history_path  # every step's metrics, across resumes (StepLog)
+        cfg = engine.module.config
+        self._shape = (engine.n_params, cfg.num_hidden_layers, cfg.hidden_size)  # for the update's FLOPs
+        self._peak = peak_flops(engine.device, engine.spec.dtype)
         self.history: list[dict[str, float]] = []  # the steps this process ran
 
     # ---- the loop ----
@@ -194,7 +208,8 @@ class GRPOTrainer:
                    "data/groups_dropped_total": float(state.groups_dropped),
                    "data/groups_filtered": filtered,
                    "data/groups_filtered_total": float(state.groups_filtered),
-                   **{f"time/{k}": v for k, v in timer.seconds.items()}, "time/step": time.perf_counter() - t0}
+                   **self._throughput(loss_metrics.pop("train/flops"), timer.seconds["update"]),
+                   **timer.metrics(), "time/step": time.perf_counter() - t0}
         self.check_alarms(metrics)
         return metrics
 
@@ -250,7 +265,8 @@ class GRPOTrainer:
         lr = lr_at(step, peak_lr=self.hp.lr, total_steps=self.hp.steps,
                    warmup_steps=warmup_steps_for(self.hp.steps, self.hp.warmup_ratio), kind=self.hp.lr_schedule)
         kept = ro.kept
-        sums = dict.fromkeys(("loss", "kl", "clip", "logp", "log_ratio", "ratio_dev", "sampled", "grad_norm"), 0.0)
+        sums = dict.fromkeys(("loss", "kl", "clip", "logp", "log_ratio", "ratio_dev", "sampled", "flops", "grad_norm"),
+                             0.0)
         most_kept = int(self.engine.all_reduce([len(kept)], "max")[0])
         if most_kept == 0:  # no rank has a trajectory to learn from: every rank skips the step
             return {"train/lr": lr, **self._update_metrics(sums, 1.0, 1)}
@@ -277,6 +293,14 @@ class GRPOTrainer:
         sums["loss"] /= self.engine.dist.world_size
         return {"train/lr": lr, **self._update_metrics(sums, max(1.0, tokens), n_updates)}
 
+    def _throughput(self, flops: float, seconds: float) -> dict[str, float]:
+        """The update's achieved TFLOP/s, all ranks together, and its MFU where the device's peak is known.
+        Counted: the loss passes (forward + backward); not the old-policy forwards of updates_per_batch > 1."""
+        out = {"perf/update_tflops": flops / max(seconds, 1e-9) / 1e12}
+        if self._peak:
+            out["perf/update_mfu"] = flops / max(seconds, 1e-9) / (self._peak * self.engine.dist.world_size)
+        return out
+
     def _micro_batches(self, examples: list[SFTExample], order: list[int]) -> list[MicroPlan]:
         """`order` in micro-batches, padded with loss-free dummies to the longest list of any rank: under
         ZeRO-3 every forward gathers parameters collectively, so all ranks must run as many."""
@@ -295,10 +319,11 @@ class GRPOTrainer:
         """Backward over one mini-batch (`part` indexes `examples`), in length-bucketed micro-batches."""
         order = sorted(part, key=lambda i: -len(examples[i]))
         plans = self._micro_batches(examples, order)
-        sums = dict.fromkeys(("loss", "kl", "clip", "logp", "log_ratio", "ratio_dev", "sampled"), 0.0)
+        sums = dict.fromkeys(("loss", "kl", "clip", "logp", "log_ratio", "ratio_dev", "sampled", "flops"), 0.0)
         for j, plan in enumerate(plans):
             last = j == len(plans) - 1
             mb = collate(self._dummy_examples(examples), plan, self.pad_id)
+            sums["flops"] += train_flops(*self._shape, *mb.input_ids.shape)
             logp = self.engine.forward_logprobs(mb.input_ids, mb.attention_mask)
             if plan.dummy:  # gradient-free: it only keeps this rank in step with the others
                 self.engine.backward(logp.sum() * 0.0, last_micro_batch=last)
@@ -342,7 +367,8 @@ class GRPOTrainer:
                 "policy/kl": sums["kl"] / n_tok, "policy/clip_frac": sums["clip"] / n_tok,
                 "policy/ratio_abs_dev": sums["ratio_dev"] / n_tok,  # mean |pi / pi_old - 1|: 0 with one update
                 "policy/entropy": -sums["logp"] / n_tok,  # sampled-token estimate of the entropy
-                "policy/abs_log_ratio_vllm": sums["log_ratio"] / max(1.0, sums["sampled"])}
+                "policy/abs_log_ratio_vllm": sums["log_ratio"] / max(1.0, sums["sampled"]),
+                "train/flops": sums["flops"]}
 
     def _totals(self, examples: list[SFTExample]) -> dict[str, float]:
         tokens = sum(e.n_loss_tokens for e in examples)
