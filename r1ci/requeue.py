@@ -107,6 +107,11 @@ def deferred() -> Iterator[None]:
         signal.signal(sig, _state.previous)
 
 
+def signal_received() -> bool:
+    """This process has got the preemption signal (no collective: see stop_requested for the agreed view)."""
+    return _state.signum is not None
+
+
 def stop_requested() -> bool:
     """True on every rank once any rank got the signal. Call it at the same step on all ranks."""
     stop = _state.signum is not None

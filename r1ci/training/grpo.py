@@ -197,6 +197,7 @@ class GRPOTrainer:
         with timer("sync"):
             check = await push_and_verify(self.engine, self.rollout_engine, self.hp.sync_tolerance,
                                           seed=state.step, bucket_mb=self.hp.sync_bucket_mb)
+        flops = loss_metrics.pop("train/flops")  # the update's FLOPs of all ranks: its TFLOP/s below
         ids = [t.item_id for t in ro.trajectories]
         prompts = sorted({i for rank_ids in self.engine.all_gather_objects(ids) for i in rank_ids})
         metrics = {"data/prompts": prompts,
@@ -208,7 +209,7 @@ class GRPOTrainer:
                    "data/groups_dropped_total": float(state.groups_dropped),
                    "data/groups_filtered": filtered,
                    "data/groups_filtered_total": float(state.groups_filtered),
-                   **self._throughput(loss_metrics.pop("train/flops"), timer.seconds["update"]),
+                   **self._throughput(flops, timer.seconds["update"]),
                    **timer.metrics(), "time/step": time.perf_counter() - t0}
         self.check_alarms(metrics)
         return metrics
@@ -217,15 +218,22 @@ class GRPOTrainer:
     async def rollout(self, step: int) -> Rollouts:
         """G rollouts per prompt of this rank's share of the step's prompts; rewards; infra filter."""
         batch = batch_indices(self.schedule, step, self.hp.prompts_per_step, self.hp.seed)
-        mine = range(self.engine.dist.rank, len(batch), self.engine.dist.world_size)
-        prompts = [batch[k] for k in mine]
-        g = self.hp.group_size
+        # Prompts are dealt round-robin to the rollout engines: one per rank, or one per group of `tp`
+        # consecutive ranks when the model is split over them (its leader rolls out, the others mirror).
+        tp, rank, g = self.rollout_engine.tp_ranks, self.engine.dist.rank, self.hp.group_size
+        mine = list(range(rank // tp, len(batch), self.engine.dist.world_size // tp))
         # seeds follow a prompt's place in the whole step's batch: any number of ranks samples the same
         jobs = [RolloutJob(self.items[batch[k]], self.style, seed=(step * self.hp.prompts_per_step + k) * g + j)
                 for k in mine for j in range(g)]
-        trajs = await run_rollouts(jobs, self.rollout_engine, self.sandbox, self.fmt, self.limits,
-                                   Sampling(temperature=self.hp.temperature), desc=None,
-                                   on_done=lambda _: kill_point("rollout", step + 1))
+        trajs = await self.rollout_engine.lead(lambda: run_rollouts(
+            jobs, self.rollout_engine, self.sandbox, self.fmt, self.limits, Sampling(temperature=self.hp.temperature),
+            desc=None, on_done=lambda _: kill_point("rollout", step + 1)))
+        if tp > 1:  # each rank of the group trains on every tp-th of its prompts
+            trajs = self.rollout_engine.share(trajs)
+            share = [p for p in range(len(mine)) if p % tp == rank % tp]
+            mine = [mine[p] for p in share]
+            jobs, trajs = ([x[p * g + j] for p in share for j in range(g)] for x in (jobs, trajs))
+        prompts = [batch[k] for k in mine]
         self.rollout_engine.sleep()  # the update gets its memory; the sync wakes it (weight_sync.py)
         ro = score_groups(trajs, [j.item for j in jobs], self.hp.group_size, self.weights)
         if hasattr(self.schedule, "observe"):
@@ -250,6 +258,8 @@ class GRPOTrainer:
         if not isinstance(self.reference, EngineReference) or not ro.kept or self.hp.kl_coef == 0:
             return None
         engine = self.rollout_engine
+        if engine.tp_ranks > 1:
+            raise NotImplementedError("trainer.ref_on_rollout_engine with vLLM tensor parallel across ranks")
         engine.wake_up(["weights"])
         engine.update_weights(self.reference.weights)
         engine.wake_up(["kv_cache"])

@@ -9,7 +9,7 @@ from typing import Any
 from r1ci import requeue
 from r1ci.logging import finish_wandb
 from r1ci.training.engine import TrainEngine
-from r1ci.training.faults import kill_point
+from r1ci.training.faults import kill_point, pause_point
 
 def end_of_step(engine: TrainEngine, ckpt_root: Path, step: int, *, is_last: bool, save_every: int,
                 state: dict[str, Any], wandb_run: Any) -> None:
@@ -20,3 +20,4 @@ def end_of_step(engine: TrainEngine, ckpt_root: Path, step: int, *, is_last: boo
         finish_wandb(wandb_run)
         requeue.requeue_and_exit()
     kill_point("after", step)
+    pause_point(step)

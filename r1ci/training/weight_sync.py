@@ -45,7 +45,10 @@ async def push_and_verify(trainer: TrainEngine, engine: Engine, tolerance: float
 async def verify(trainer: TrainEngine, engine: Engine, tolerance: float, seed: int = 0) -> SyncCheck:
     """Compare the engine's sampled-token log-probs with the trainer's on the same sequence."""
     prompt = list(engine.tokenizer.encode(PROBE, add_special_tokens=False))
-    out = await engine.generate(prompt, Sampling(temperature=1.0, max_tokens=16, seed=seed))
+    # An engine split over ranks samples on all of them (its group's leader drives); every rank checks
+    # the sample against the trainer, whose forward is a collective under ZeRO-3.
+    out = engine.share(await engine.lead(lambda: engine.generate(prompt, Sampling(temperature=1.0, max_tokens=16,
+                                                                                   seed=seed))))
     ids = torch.tensor([prompt + out.token_ids])
     with torch.no_grad():
         trainer_logp = trainer.forward_logprobs(ids, torch.ones_like(ids))[0, len(prompt) - 1:].cpu()

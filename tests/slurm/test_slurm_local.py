@@ -16,6 +16,7 @@ import torch
 from slurm_helpers import REPO, launch_cmd, read_jsonl, run_multirun, sacct_states
 
 from r1ci.logging import RUN_ID_FILE, find_offline_runs, read_offline_run, read_steps
+from r1ci.training.faults import PAUSE_ENV
 
 pytestmark = pytest.mark.slurm
 
@@ -108,9 +109,13 @@ def test_preempted_job_checkpoints_requeues_and_resumes_the_same_wandb_run(slurm
     assert logged == [list(range(1, cut + 1)), list(range(cut + 1, steps + 1))]  # one run, no step twice
 
 
-def _preempt_after_first_checkpoint(slurm_env: dict, cmd: list[str], runs_root, tmp_path, env: dict):
+def _preempt_after_first_checkpoint(slurm_env: dict, cmd: list[str], runs_root, tmp_path, env: dict,
+                                    save_every: int):
     """Submit `cmd`, send USR2 (SLURM's warning before a time limit) once the first periodic checkpoint
-    exists, and wait for the requeued job to finish. Returns (the run's output dir, returncode, stderr)."""
+    exists, and wait for the requeued job to finish. Returns (the run's output dir, returncode, stderr).
+    The job holds after that checkpoint's step until the signal arrives (PAUSE_ENV): on a loaded machine
+    it can neither run past its last step before the signal lands, nor be signalled at a random step."""
+    env = {**env, PAUSE_ENV: str(save_every)}
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **slurm_env, **env}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -149,7 +154,7 @@ def test_preempted_sft_job_checkpoints_requeues_and_resumes(slurm_env, job_name,
                               "trainer.global_batch_size=4", "model.micro_batch_size=4", "trainer.epochs=20",
                               "trainer.save_every=40", "trainer.lr=1e-3", "trainer.backend=deepspeed",
                               f"hydra.launcher.name={job_name}"),
-        tmp_path / "runs", tmp_path, {"OMP_NUM_THREADS": "1"})
+        tmp_path / "runs", tmp_path, {"OMP_NUM_THREADS": "1"}, save_every=40)
     assert returncode == 0, stderr[-4000:]
     states = [s for _, s in _final_states(slurm_env, job_name, n_jobs=1)]
     assert states == ["PENDING", "COMPLETED"], states  # requeued once, then finished
@@ -157,7 +162,7 @@ def test_preempted_sft_job_checkpoints_requeues_and_resumes(slurm_env, job_name,
     assert len(runs) == 2 and {r["run_id"] for r in runs} == {(out / RUN_ID_FILE).read_text().strip()}
     first = [h["_step"] for h in runs[0]["history"] if "train/loss" in h]
     second = [h["_step"] for h in runs[1]["history"] if "train/loss" in h]
-    assert first and second and second[0] == first[-1] + 1 and second[-1] == steps  # resumed at the signal
+    assert first[-1] == 41 and second[0] == 42 and second[-1] == steps  # stopped at the step after the signal
     assert (out / "model" / "config.json").exists()
 
 
@@ -174,7 +179,7 @@ def test_preempted_rl_job_resumes_to_the_uninterrupted_runs_steps_and_weights(sl
     assert straight.returncode == 0, straight.stderr[-3000:]
     out, returncode, stderr = _preempt_after_first_checkpoint(
         slurm_env, launch_cmd(*args, f"paths.root={tmp_path / 'slurm'}", f"hydra.launcher.name={job_name}"),
-        tmp_path / "slurm", tmp_path, threads)
+        tmp_path / "slurm", tmp_path, threads, save_every=2)
     assert returncode == 0, stderr[-4000:]
     states = [s for _, s in _final_states(slurm_env, job_name, n_jobs=1)]
     assert states == ["PENDING", "COMPLETED"], states  # preempted and requeued once, then finished
@@ -183,7 +188,7 @@ def test_preempted_rl_job_resumes_to_the_uninterrupted_runs_steps_and_weights(sl
     runs = [read_offline_run(f) for f in find_offline_runs(out)]
     assert len(runs) == 2 and {r["run_id"] for r in runs} == {(out / RUN_ID_FILE).read_text().strip()}
     first, second = ([h["_step"] for h in r["history"]] for r in runs)
-    assert first and second and first + second == list(range(1, 11))  # one run, no step twice or lost
+    assert first == [1, 2, 3] and second == list(range(4, 11))  # signalled in step 3: one run, no step lost
     straight_steps, slurm_steps = (read_steps(d / "rl_history.jsonl", timings=False) for d in (out_straight, out))
     assert slurm_steps == straight_steps  # prompts, rewards, losses, sync checks of every step
     wa, wb = (load_file(d / "model" / "model.safetensors") for d in (out_straight, out))

