@@ -20,7 +20,7 @@ EXACT = ("data/prompts", "rollout/response_tokens", "rollout/turns", "rollout/co
 
 @pytest.fixture(scope="module")
 def rl_run(repo_root, cache_dir, tmp_path_factory, answering_model):
-    """rl_run(ranks, *overrides) -> (step records without timings, final weights, stderr); each run once."""
+    """rl_run(ranks, *overrides) -> (step records without timings, final weights, output); each run once."""
     args = ["stage=rl", *answering_model.overrides, "task_mix.n_train_per_task=12",
             f"trainer.global_batch_size={PROMPTS}", f"trainer.group_size={GROUP}", f"trainer.steps={STEPS}",
             "trainer.lr=1e-4", "trainer.backend=deepspeed", "model.zero_stage=3", "logger=none",
@@ -35,7 +35,7 @@ def rl_run(repo_root, cache_dir, tmp_path_factory, answering_model):
             assert proc.returncode == 0, proc.stderr[-4000:]
             (history,) = root.rglob("rl_history.jsonl")
             runs[ranks, extra] = (read_steps(history, timings=False),
-                                  load_file(history.parent / "model" / "model.safetensors"), proc.stderr)
+                                  load_file(history.parent / "model" / "model.safetensors"), proc.stdout + proc.stderr)
         return runs[ranks, extra]
 
     return run
@@ -70,8 +70,8 @@ def test_two_rank_data_parallel_rl_matches_one_rank(rl_run, answering_model):
 
 @pytest.mark.slow
 def test_two_rank_tensor_parallel_rl_draws_the_one_rank_prompts_and_verifies_every_push(rl_run, answering_model):
-    (one, _, _), (two, w_two, stderr) = rl_run(1), rl_run(2, "model.tensor_parallel_size=2")
-    assert "Using external launcher" in stderr  # one model split over the two ranks, not two engines
+    (one, _, _), (two, w_two, output) = rl_run(1), rl_run(2, "model.tensor_parallel_size=2")
+    assert "Using external launcher" in output  # one model split over the two ranks, not two engines
     assert len(two) == STEPS
     for a, b in zip(one, two):
         assert b["data/prompts"] == a["data/prompts"]
