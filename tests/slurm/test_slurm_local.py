@@ -195,19 +195,23 @@ def test_preempted_rl_job_resumes_to_the_uninterrupted_runs_steps_and_weights(sl
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-def test_two_task_data_parallel_rl_job_shares_the_rollouts_and_syncs_both_engines(slurm_env, job_name, tmp_path,
-                                                                                   answering_model):
-    """RL as 2 SLURM tasks (one process group, ZeRO-3, a vLLM engine per task): each task rolls out half
-    of every step's prompts, and both engines pass the weight check after every push."""
+def test_two_task_rl_job_splits_the_model_over_both_and_verifies_every_push(slurm_env, job_name, tmp_path,
+                                                                            answering_model):
+    """RL as 2 SLURM tasks (one process group, ZeRO-3) with one vLLM model split over both (tensor parallel
+    2, external_launcher; SLURM's task ids are the ranks). Each task trains on half of every step's
+    prompts, and every rank passes the weight check after every push. (The data-parallel layout, one
+    engine per task, is the torchrun test's: tests/training/test_grpo_multirank.py.)"""
     proc = run_multirun(slurm_env, "stage=rl", *answering_model.overrides, "task_mix.n_train_per_task=12",
                         "trainer.global_batch_size=4", "trainer.steps=2", "trainer.backend=deepspeed",
-                        "model.zero_stage=3", "hydra.launcher.tasks_per_node=2", "logger=none",
-                        f"paths.root={tmp_path}", f"hydra.launcher.name={job_name}", timeout=600)
+                        "model.zero_stage=3", "model.tensor_parallel_size=2", "hydra.launcher.tasks_per_node=2",
+                        "logger=none", f"paths.root={tmp_path}", f"hydra.launcher.name={job_name}", timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     (history,) = tmp_path.rglob("rl_history.jsonl")
     steps = read_steps(history)
     assert [len(s["data/prompts"]) for s in steps] == [4, 4]
     assert all(s["rollout/trajectories_per_rank_max"] == 2 * 4 for s in steps)  # 2 of the 4 prompts x 4 each
-    assert all(s["sync/max_abs_diff"] < 1e-3 for s in steps)  # the larger of the two engines' checks
+    assert all(s["sync/max_abs_diff"] < 1e-3 for s in steps)  # the larger of the two ranks' checks
+    logs = "".join(p.read_text() for p in tmp_path.rglob("*_log.out"))
+    assert "Using external launcher" in logs, "the model was not split over the two tasks"
     assert (history.parent / "model" / "model.safetensors").exists()
     assert [s for _, s in _final_states(slurm_env, job_name, n_jobs=1)] == ["COMPLETED"]
