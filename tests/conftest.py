@@ -91,17 +91,32 @@ def answering_model(tiny_model_path, cache_dir) -> AnsweringModel:
     model never answers, so its groups score a constant -0.1, the policy never moves, and a resume that
     restored nothing would pass. Here half the answers are right, groups have variance, every step moves
     the weights."""
+    return _teach_answers(tiny_model_path, cache_dir / f"answering-{tiny_model_path.name}", code_share=0.0)
+
+
+@pytest.fixture(scope="session")
+def coding_model(tiny_model_path, cache_dir) -> AnsweringModel:
+    """The answering model's twin that, about half the time, first runs a ```python block (printing True or
+    False) in the sandbox and answers after the interpreter's output: multi-turn rollouts that wait on the
+    sandbox, for the tests of the rollout schedule across ranks."""
+    return _teach_answers(tiny_model_path, cache_dir / f"coding-{tiny_model_path.name}", code_share=0.5,
+                          steps=150)
+
+
+def _teach_answers(tiny_model_path: Path, out: Path, code_share: float, steps: int = 60) -> AnsweringModel:
+    """Teach the tiny model, with the loss on its own turns only, to answer `<<<True>>>`/`<<<False>>>` at
+    random, directly or (with probability `code_share`) after a code call and its output."""
     import random
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from r1ci.config import compose
-    from r1ci.rollout.loop import Style, render_prompt
+    from r1ci.rollout.loop import InterpreterFormatter, Style, render_prompt
+    from r1ci.sandbox.result import ExecResult
     from r1ci.tasks import get_task
 
     task = "boolean_expressions"
-    out = cache_dir / f"answering-{tiny_model_path.name}"
     if (out / "config.json").exists():
         return AnsweringModel(out, task)
     tok = AutoTokenizer.from_pretrained(tiny_model_path)
@@ -110,17 +125,32 @@ def answering_model(tiny_model_path, cache_dir) -> AnsweringModel:
     cfg = compose(["stage=rl"])
     style = Style.from_cfg(cfg, cfg.rollout.style)
     prompts = [render_prompt(tok, style, it.question) for it in get_task(task).generate(32, seed=1)]
-    answers = [tok.encode(f"<<<{a}>>><|im_end|>", add_special_tokens=False) for a in ("True", "False")]
+    fmt = InterpreterFormatter(tok, max_tokens=64)
+
+    def enc(text: str) -> list[int]:
+        return tok.encode(text, add_special_tokens=False)
+
+    def reply(rng: random.Random) -> list[tuple[list[int], bool]]:
+        """The response as (token ids, trained on) pieces."""
+        answer = ("True", "False")[rng.randrange(2)]
+        if code_share and rng.random() < code_share:
+            printed, _ = fmt.render(ExecResult("ok", f"{answer}\n", "", 0, 0.0, False))
+            return [(enc(f"```python\nprint({answer})\n```\n"), True), (printed, False),
+                    (enc(f"<<<{answer}>>><|im_end|>"), True)]
+        return [(enc(f"<<<{answer}>>><|im_end|>"), True)]
+
     rng, opt = random.Random(0), torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(60):
-        batch = [(p, answers[rng.randrange(2)]) for p in rng.sample(prompts, 8)]
-        width = max(len(p) + len(a) for p, a in batch)
+    for _ in range(steps):
+        batch = [(p, reply(rng)) for p in rng.sample(prompts, 8)]
+        seqs = [(p + [t for ids, _ in r for t in ids], [False] * len(p) + [on for ids, on in r for _ in ids])
+                for p, r in batch]
+        width = max(len(ids) for ids, _ in seqs)
         ids = torch.full((len(batch), width), tok.pad_token_id)
         labels, mask = torch.full_like(ids, -100), torch.zeros_like(ids)
-        for b, (p, a) in enumerate(batch):
-            ids[b, :len(p) + len(a)] = torch.tensor(p + a)
-            labels[b, len(p):len(p) + len(a)] = torch.tensor(a)
-            mask[b, :len(p) + len(a)] = 1
+        for b, (seq, trained) in enumerate(seqs):
+            ids[b, :len(seq)] = torch.tensor(seq)
+            labels[b, :len(seq)] = torch.where(torch.tensor(trained), torch.tensor(seq), -100)
+            mask[b, :len(seq)] = 1
         model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
         opt.step()
         opt.zero_grad()

@@ -242,16 +242,14 @@ class GRPOTrainer:
 
     def _observe(self, ro: Rollouts, samples: list[int]) -> None:
         """Feed every rank's scored answers to the online curriculum (the same counts on every rank)."""
-        delta = torch.zeros(len(self.items), 2, dtype=torch.float64)
+        counts = [0.0] * (2 * len(self.items))  # per sample: answers, correct answers
         for i in ro.kept:
-            delta[samples[i], 0] += 1
-            delta[samples[i], 1] += float(ro.trajectories[i].reward.correct)
-        if self.engine.dist.world_size > 1:
-            delta = delta.to(self.engine.device)
-            torch.distributed.all_reduce(delta)
-        delta = delta.cpu()
-        for s in torch.nonzero(delta[:, 0]).flatten().tolist():
-            self.schedule.observe(s, int(delta[s, 0]), int(delta[s, 1]))
+            counts[2 * samples[i]] += 1
+            counts[2 * samples[i] + 1] += float(ro.trajectories[i].reward.correct)
+        counts = self.engine.all_reduce(counts)
+        for s in range(len(self.items)):
+            if counts[2 * s]:
+                self.schedule.observe(s, int(counts[2 * s]), int(counts[2 * s + 1]))
 
     async def engine_reference_logprobs(self, ro: Rollouts) -> dict[int, list[float]] | None:
         """Reference log-probs of the kept trajectories from the rollout engine (EngineReference only)."""

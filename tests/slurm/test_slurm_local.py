@@ -196,12 +196,12 @@ def test_preempted_rl_job_resumes_to_the_uninterrupted_runs_steps_and_weights(sl
 
 
 def test_two_task_rl_job_splits_the_model_over_both_and_verifies_every_push(slurm_env, job_name, tmp_path,
-                                                                            answering_model):
+                                                                            coding_model):
     """RL as 2 SLURM tasks (one process group, ZeRO-3) with one vLLM model split over both (tensor parallel
     2, external_launcher; SLURM's task ids are the ranks). Each task trains on half of every step's
     prompts, and every rank passes the weight check after every push. (The data-parallel layout, one
     engine per task, is the torchrun test's: tests/training/test_grpo_multirank.py.)"""
-    proc = run_multirun(slurm_env, "stage=rl", *answering_model.overrides, "task_mix.n_train_per_task=12",
+    proc = run_multirun(slurm_env, "stage=rl", *coding_model.overrides, "task_mix.n_train_per_task=12",
                         "trainer.global_batch_size=4", "trainer.steps=2", "trainer.backend=deepspeed",
                         "model.zero_stage=3", "model.tensor_parallel_size=2", "hydra.launcher.tasks_per_node=2",
                         "logger=none", f"paths.root={tmp_path}", f"hydra.launcher.name={job_name}", timeout=600)
@@ -211,6 +211,7 @@ def test_two_task_rl_job_splits_the_model_over_both_and_verifies_every_push(slur
     assert [len(s["data/prompts"]) for s in steps] == [4, 4]
     assert all(s["rollout/trajectories_per_rank_max"] == 2 * 4 for s in steps)  # 2 of the 4 prompts x 4 each
     assert all(s["sync/max_abs_diff"] < 1e-3 for s in steps)  # the larger of the two ranks' checks
+    assert sum(s["sandbox/calls"] for s in steps) > 0  # multi-turn rollouts that ran code in the sandbox
     logs = "".join(p.read_text() for p in tmp_path.rglob("*_log.out"))
     assert "Using external launcher" in logs, "the model was not split over the two tasks"
     assert (history.parent / "model" / "model.safetensors").exists()

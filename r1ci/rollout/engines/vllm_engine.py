@@ -119,13 +119,14 @@ class VLLMEngine(Lifecycle):
 
     def _follow(self) -> None:
         while (requests := self._mirror.recv()) is not None:
-            for rid, ids, params in requests:
-                self._engine.add_request(rid, {"prompt_token_ids": ids}, params)
-            self._engine.step()
+            self._step(requests)
 
-    def _add_and_step(self, requests: list) -> list:
+    def _lead_step(self, requests: list) -> list:
         if self._mirror is not None:
-            self._mirror.send(requests)
+            self._mirror.send(requests)  # the followers add the same requests and step with us
+        return self._step(requests)
+
+    def _step(self, requests: list) -> list:
         for rid, ids, params in requests:
             self._engine.add_request(rid, {"prompt_token_ids": ids}, params)
         return self._engine.step()
@@ -168,7 +169,7 @@ class VLLMEngine(Lifecycle):
         try:
             while self._futures:  # only this task touches the engine, so add/step never interleave
                 requests, self._queued = self._queued, []
-                outputs = await asyncio.to_thread(self._add_and_step, requests)
+                outputs = await asyncio.to_thread(self._lead_step, requests)
                 for out in outputs:
                     if out.finished and out.request_id in self._futures:
                         self._futures.pop(out.request_id).set_result(out)
