@@ -29,8 +29,8 @@ os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 from r1ci.config import compose  # noqa: E402
 from r1ci.models.tiny import build_tiny_model  # noqa: E402
 from r1ci.rollout.codeblocks import CODE_STOP, trailing_code_block  # noqa: E402
-from r1ci.rollout.engines.base import Sampling  # noqa: E402
-from r1ci.rollout.engines.scripted import TURN_SEEDS, TurnRegexEngine  # noqa: E402
+from r1ci.rollout.engines.base import TURN_SEEDS, Sampling  # noqa: E402
+from r1ci.rollout.engines.scripted import TurnRegexEngine  # noqa: E402
 from r1ci.rollout.loop import (InterpreterFormatter, LoopLimits, RolloutJob, Style, render_prompt,  # noqa: E402
                                run_rollouts)
 from r1ci.rollout.trajectory import Trajectory  # noqa: E402

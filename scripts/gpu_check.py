@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, where r1ci is not installed
 
 from r1ci.config import compose  # noqa: E402
-from r1ci.logging import NullRun  # noqa: E402
+from r1ci.tracking import NullRun  # noqa: E402
 from r1ci.models.tiny import build_tiny_model, build_tokenizer  # noqa: E402
 from r1ci.rollout.engines import make_engine  # noqa: E402
 from r1ci.sandbox import make_sandbox  # noqa: E402

@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from r1ci.logging import read_steps
+from r1ci.tracking import read_steps
 
 SMALLER = ["logger=none", "eval.styles=[interpreter]", "curriculum.n_stages=4", "curriculum.steps_per_stage=12",
            'pipeline.rl_overrides=["trainer.steps=12","trainer.lr=3e-4"]']

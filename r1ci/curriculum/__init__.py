@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from r1ci.curriculum.potential import OnlineSchedule, staged_by_difficulty, staged_by_potential
+from r1ci.curriculum.potential import (OnlineSchedule, load_potential, staged_by_difficulty,
+                                      staged_by_potential)
 from r1ci.curriculum.sampler import AllSamples, Schedule
 
 
 def build_schedule(cfg: Any, items: list) -> Schedule:
     """The configured curriculum over `items`; staged/difficulty read p from `curriculum.potential_dir`."""
-    from r1ci.stages.potential import load_potential
-
     c = cfg.curriculum
     if c.kind == "none":
         return AllSamples(len(items))

@@ -6,8 +6,14 @@ samples the model always or never solves (p = 1 or 0) carry no signal.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
+from pathlib import Path
+
+from r1ci.tasks import TaskItem
+
+POTENTIAL = "potential.jsonl"  # what stage=potential writes: one {item_id, p, ...} per line
 
 
 def improvement_potential(p: float) -> float:
@@ -114,3 +120,16 @@ class OnlineSchedule:
 
     def load_state_dict(self, state: dict) -> None:
         self.counts, self.round, self.pool = state["counts"], state["round"], state["pool"]
+
+
+def load_potential(potential_dir: str | Path, items: list[TaskItem]) -> list[float]:
+    """p for each of `items` (stage=rl), from a potential run's potential.jsonl; fails on a missing sample."""
+    path = Path(potential_dir) / POTENTIAL
+    if not path.exists():
+        raise FileNotFoundError(f"curriculum.potential_dir: {path} not found; run stage=potential first")
+    p = {r["item_id"]: r["p"] for r in map(json.loads, path.read_text().splitlines())}
+    missing = [it.id for it in items if it.id not in p]
+    if missing:
+        raise ValueError(f"curriculum.potential_dir: {path} has no p for {len(missing)} training samples "
+                         f"(e.g. {missing[:3]}); estimate it on the same task mix and items")
+    return [p[it.id] for it in items]

@@ -15,8 +15,7 @@ from typing import Any, Callable, Iterable, Iterator
 from tqdm.auto import tqdm
 
 from r1ci.rollout.codeblocks import CODE_STOP, trailing_code_block
-from r1ci.rollout.engines.base import Engine, Sampling
-from r1ci.rollout.engines.scripted import TURN_SEEDS
+from r1ci.rollout.engines.base import TURN_SEEDS, Engine, Sampling
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.tasks import ANSWER_INSTRUCTION, TaskItem, extract_answer
 

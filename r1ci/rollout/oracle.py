@@ -15,9 +15,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from r1ci.rollout.engines.base import GenOutput, Sampling
+from r1ci.rollout.engines.base import TURN_SEEDS, GenOutput, Sampling
 from r1ci.rollout.engines.lifecycle import EngineState, Lifecycle
-from r1ci.rollout.engines.scripted import TURN_SEEDS
 from r1ci.rollout.loop import RESULTS_PREFIX
 from r1ci.tasks import TaskItem
 from r1ci.tasks.programs import reference_program

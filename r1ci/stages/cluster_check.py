@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from r1ci import requeue
 from r1ci.distributed import init_process_group
-from r1ci.logging import finish_wandb, init_wandb
+from r1ci.tracking import finish_wandb, init_wandb
 from r1ci.runtime import output_dir
 
 

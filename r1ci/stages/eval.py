@@ -30,7 +30,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from r1ci.logging import NullRun, finish_wandb, init_wandb
+from r1ci.tracking import NullRun, finish_wandb, init_wandb
 from r1ci.rollout.engines import Sampling, make_engine
 from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
 from r1ci.rollout.metrics import self_checked, summarize

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from r1ci.curriculum.potential import improvement_potential
-from r1ci.logging import finish_wandb, init_wandb
+from r1ci.curriculum.potential import POTENTIAL, improvement_potential
+from r1ci.tracking import finish_wandb, init_wandb
 from r1ci.rollout.engines import Sampling, make_engine
 from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
 from r1ci.rollout.reward import RewardWeights, compute_reward
@@ -38,7 +38,7 @@ from r1ci.tasks import TaskItem
 from r1ci.tasks.mix import training_items
 
 log = logging.getLogger(__name__)
-ROLLOUTS, POTENTIAL = "rollouts.jsonl", "potential.jsonl"
+ROLLOUTS = "rollouts.jsonl"
 CHUNK = 512  # rollouts between two appends to rollouts.jsonl: the most a kill can lose
 
 
@@ -177,16 +177,3 @@ def plot_histograms(rows: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def load_potential(potential_dir: str | Path, items: list[TaskItem]) -> list[float]:
-    """p for each of `items` (stage=rl), from a potential run's potential.jsonl; fails on a missing sample."""
-    path = Path(potential_dir) / POTENTIAL
-    if not path.exists():
-        raise FileNotFoundError(f"curriculum.potential_dir: {path} not found; run stage=potential first")
-    p = {r["item_id"]: r["p"] for r in map(json.loads, path.read_text().splitlines())}
-    missing = [it.id for it in items if it.id not in p]
-    if missing:
-        raise ValueError(f"curriculum.potential_dir: {path} has no p for {len(missing)} training samples "
-                         f"(e.g. {missing[:3]}); estimate it on the same task mix and items")
-    return [p[it.id] for it in items]

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from r1ci.distributed import dist_info
-from r1ci.logging import finish_wandb, init_wandb
+from r1ci.tracking import finish_wandb, init_wandb
 from r1ci.runtime import output_dir
 from r1ci.tasks.mix import mix_data, select_tasks
 from r1ci.tasks.split import load_split

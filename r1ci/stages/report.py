@@ -21,7 +21,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from r1ci.logging import NullRun, finish_wandb, init_wandb
+from r1ci.tracking import NullRun, finish_wandb, init_wandb
 from r1ci.rollout.tables import markdown, paper_reference_table, pct, source_title, write_csv
 from r1ci.runtime import output_dir
 from r1ci.tasks import SOURCES

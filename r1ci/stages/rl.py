@@ -20,7 +20,7 @@ import logging
 from omegaconf import DictConfig
 
 from r1ci.curriculum import build_schedule
-from r1ci.logging import finish_wandb, init_wandb, read_steps
+from r1ci.tracking import finish_wandb, init_wandb, read_steps
 from r1ci.models.tiny import resolve_model_path
 from r1ci.rollout.engines import make_engine
 from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, Style

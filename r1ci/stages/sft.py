@@ -18,7 +18,7 @@ import logging
 
 from omegaconf import DictConfig
 
-from r1ci.logging import finish_wandb, init_wandb
+from r1ci.tracking import finish_wandb, init_wandb
 from r1ci.models.tiny import resolve_model_path
 from r1ci.runtime import input_dir, latest_output, output_dir, seed_everything
 from r1ci.training.checkpoint import CHECKPOINTS

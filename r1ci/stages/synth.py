@@ -23,7 +23,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from r1ci.logging import finish_wandb, init_wandb
+from r1ci.tracking import finish_wandb, init_wandb
 from r1ci.rollout.conversation import trajectory_to_messages
 from r1ci.rollout.engines.base import Sampling
 from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts

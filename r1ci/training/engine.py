@@ -34,7 +34,7 @@ import torch
 from r1ci.distributed import DistInfo, dist_info
 from r1ci.training import checkpoint as ckpt
 from r1ci.training.faults import kill_point
-from r1ci.training.losses import sequence_logprobs
+from r1ci.models.logprobs import sequence_logprobs
 
 BACKENDS = ("deepspeed", "torch")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -26,7 +26,7 @@ import torch
 
 from r1ci import requeue
 from r1ci.curriculum.sampler import Schedule, batch_indices
-from r1ci.logging import StepLog
+from r1ci.tracking import StepLog
 from r1ci.rollout.engines.base import Engine, Sampling
 from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
 from r1ci.rollout.reward import RewardWeights, compute_reward
@@ -35,7 +35,8 @@ from r1ci.tasks import TaskItem
 from r1ci.training.engine import TrainEngine
 from r1ci.training.faults import kill_point
 from r1ci.training.grpo_loss import group_advantages, policy_loss
-from r1ci.training.losses import sequence_logprobs, shift_mask
+from r1ci.models.logprobs import sequence_logprobs
+from r1ci.training.losses import shift_mask
 from r1ci.training.metrics import peak_flops, train_flops
 from r1ci.training.schedule import lr_at, warmup_steps_for
 from r1ci.training.sft_data import MicroPlan, SFTExample, collate

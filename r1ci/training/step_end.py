@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from r1ci import requeue
-from r1ci.logging import finish_wandb
+from r1ci.tracking import finish_wandb
 from r1ci.training.engine import TrainEngine
 from r1ci.training.faults import kill_point, pause_point
 

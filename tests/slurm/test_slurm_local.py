@@ -15,7 +15,7 @@ import pytest
 import torch
 from slurm_helpers import REPO, launch_cmd, read_jsonl, run_multirun, sacct_states
 
-from r1ci.logging import RUN_ID_FILE, find_offline_runs, read_offline_run, read_steps
+from r1ci.tracking import RUN_ID_FILE, find_offline_runs, read_offline_run, read_steps
 from r1ci.training.faults import PAUSE_ENV
 
 pytestmark = pytest.mark.slurm

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from r1ci.config import compose
-from r1ci.logging import find_offline_runs, read_offline_run
+from r1ci.tracking import find_offline_runs, read_offline_run
 from r1ci.rollout.engines.base import GenOutput
 from r1ci.rollout.loop import Style
 from r1ci.sandbox import make_sandbox

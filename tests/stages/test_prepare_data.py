@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
-from r1ci.logging import find_offline_runs, read_offline_run
+from r1ci.tracking import find_offline_runs, read_offline_run
 from r1ci.tasks import TaskItem, get_task
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import make_conversations, tiny_cfg
 
-from r1ci.logging import NullRun
+from r1ci.tracking import NullRun
 from r1ci.models.tiny import resolve_model_path
 from r1ci.training.engine import EngineSpec, build_engine
 from r1ci.training.sft import SFTHyper, SFTTrainer, loss_on_batch

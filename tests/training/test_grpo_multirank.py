@@ -13,7 +13,7 @@ import pytest
 from conftest import clean_env, launch
 from safetensors.torch import load_file
 
-from r1ci.logging import read_steps
+from r1ci.tracking import read_steps
 
 PROMPTS, GROUP, STEPS = 4, 2, 3
 EXACT = ("data/prompts", "rollout/response_tokens", "rollout/turns", "rollout/code_calls", "sandbox/",

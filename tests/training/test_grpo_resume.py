@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from r1ci.logging import StepLog, find_offline_runs, read_offline_run, read_steps
+from r1ci.tracking import StepLog, find_offline_runs, read_offline_run, read_steps
 from r1ci.training.checkpoint import CHECKPOINTS, LATEST, STATE_FILE, tag_for
 from r1ci.training.faults import KILL_ENV, kill_point
 

@@ -9,7 +9,7 @@ import signal
 import pytest
 import torch
 
-from r1ci.logging import find_offline_runs, read_offline_run, read_steps
+from r1ci.tracking import find_offline_runs, read_offline_run, read_steps
 from r1ci.rollout.reward import RewardWeights
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.tasks import get_task
@@ -131,7 +131,7 @@ def test_reference_scored_on_the_rollout_engine_equals_the_frozen_model(tiny_mod
     from r1ci.rollout.engines.lifecycle import EngineState
     from r1ci.training.engine import EngineSpec, build_engine
     from r1ci.training.grpo import EngineReference, GRPOHyper, GRPOTrainer, Rollouts
-    from r1ci.training.losses import sequence_logprobs
+    from r1ci.models.logprobs import sequence_logprobs
     from r1ci.training.weight_sync import push_and_verify
 
     cfg = compose(["stage=rl", "trainer.backend=torch", "trainer.kl_coef=0.1"])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from r1ci.config import compose
-from r1ci.logging import NullRun
+from r1ci.tracking import NullRun
 from r1ci.rollout.loop import LoopLimits, Style
 from r1ci.rollout.reward import RewardWeights
 from r1ci.rollout.trajectory import Trajectory

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from conftest import make_conversations
 
-from r1ci.training.losses import masked_nll_sum, shift_mask, token_logprobs
+from r1ci.models.logprobs import token_logprobs
+from r1ci.training.losses import masked_nll_sum, shift_mask
 from r1ci.training.sft_data import MicroPlan, collate, plan_epoch, tokenize_conversations
 
 

@@ -12,7 +12,7 @@ import torch
 from conftest import clean_env, launch, make_conversations, write_sft_jsonl
 from safetensors.torch import load_file
 
-from r1ci.logging import find_offline_runs, read_offline_run
+from r1ci.tracking import find_offline_runs, read_offline_run
 from r1ci.training.faults import KILL_ENV
 
 STEP_LINE = re.compile(r"step (\d+)/\d+ \| loss ([\d.]+) \| lr \S+ \| gnorm ([\d.]+)")

@@ -82,7 +82,7 @@ class HFEngine(Lifecycle):  # sleeping frees nothing: it holds no KV cache betwe
         """Log-prob of every token given the ones before it (0.0 for the first), raw like vLLM's."""
         import torch
 
-        from r1ci.training.losses import sequence_logprobs
+        from r1ci.models.logprobs import sequence_logprobs
 
         self.require("score", EngineState.AWAKE)
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from r1ci.rollout.engines.base import Engine, GenOutput, Sampling
+from r1ci.rollout.engines.base import TURN_SEEDS, Engine, GenOutput, Sampling
 
-# run_trajectory seeds turn t of a trajectory with seed `s` as s * TURN_SEEDS + t (see rollout/loop.py).
-TURN_SEEDS = 64
 
 
 class TurnRegexEngine:
