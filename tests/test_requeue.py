@@ -49,16 +49,21 @@ def test_no_step_boundary_within_the_grace_time_requeues_anyway(submitit_calls, 
     monkeypatch.setattr(requeue, "_default_grace_s", lambda: 0.05)
     with requeue.deferred():
         os.kill(os.getpid(), requeue.preempt_signal())
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60  # a whole-wait limit: the call comes after the 0.05 s grace
         while not submitit_calls and time.monotonic() < deadline:  # a long step that never polls
             time.sleep(0.01)
     assert submitit_calls == [requeue.preempt_signal()]
 
 
 def test_polling_in_time_cancels_the_forced_requeue(submitit_calls, monkeypatch):
-    monkeypatch.setattr(requeue, "_default_grace_s", lambda: 0.2)
+    """By events, not by racing a short grace time: the forced requeue is armed, the poll disarms it, and
+    its timer thread ends without firing."""
+    monkeypatch.setattr(requeue, "_default_grace_s", lambda: 600.0)
     with requeue.deferred():
         os.kill(os.getpid(), requeue.preempt_signal())
+        timer = requeue._state.timer
+        assert timer is not None and timer.is_alive()  # armed
         assert requeue.stop_requested()  # the stage is now saving its checkpoint
-        time.sleep(0.4)
+        timer.join(timeout=60)  # a cancelled timer's thread ends at once; an armed one would wait 600 s
+        assert not timer.is_alive()
     assert submitit_calls == []
