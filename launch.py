@@ -15,6 +15,8 @@ import hydra
 from omegaconf import DictConfig
 
 from r1ci.config import ConfigError, register_configs, validate
+from r1ci.runtime import output_dir
+from r1ci.tracking import wandb_run
 
 log = logging.getLogger("r1ci")
 register_configs()
@@ -23,9 +25,13 @@ register_configs()
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     try:
-        validate(cfg)
-        stage = importlib.import_module(f"r1ci.stages.{cfg.stage.name}")
-        results = stage.run(cfg)
+        typed = validate(cfg)  # every stage and component reads this typed config (r1ci/config.py)
+        stage = importlib.import_module(f"r1ci.stages.{typed.stage.name}")
+        if getattr(stage, "TRACKED", True):  # its W&B run, opened and closed here only
+            with wandb_run(typed, output_dir(typed), job_type=typed.stage.name) as wb:
+                results = stage.run(typed, wb)
+        else:
+            results = stage.run(typed)
     except ConfigError as err:  # a bad value: say which key, no traceback
         print(f"r1ci: invalid config: {err}", file=sys.stderr)
         sys.exit(2)

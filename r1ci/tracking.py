@@ -11,9 +11,10 @@ import os
 import struct
 import uuid
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
-from omegaconf import DictConfig, OmegaConf
+from r1ci.config import Config, as_container
 
 from r1ci.distributed import dist_info
 
@@ -29,7 +30,7 @@ class NullRun:
     def log(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def finish(self) -> None:
+    def finish(self, exit_code: int = 0) -> None:
         pass
 
     @property
@@ -47,7 +48,7 @@ def stable_run_id(out_dir: Path) -> str:
     return run_id
 
 
-def init_wandb(cfg: DictConfig, out_dir: Path, job_type: str) -> Any:
+def init_wandb(cfg: Config, out_dir: Path, job_type: str) -> Any:
     """Start (or resume) the W&B run of this output dir; a NullRun when off or not rank 0."""
     if cfg.logger.kind == "none" or cfg.logger.mode == "disabled" or dist_info().rank != 0:
         return NullRun()
@@ -63,13 +64,35 @@ def init_wandb(cfg: DictConfig, out_dir: Path, job_type: str) -> Any:
         resume="allow",
         dir=str(out_dir),
         mode=cfg.logger.mode,
-        config=OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
+        config=as_container(cfg),
     )
 
 
-def finish_wandb(run: Any) -> None:
-    """Finish and flush: wandb 0.31's finish() returns before the offline file is written (stack-notes)."""
-    run.finish()
+NO_RUN = NullRun()  # a stage run directly (tests, notebooks) logs nowhere
+
+
+@contextmanager
+def wandb_run(cfg: Config, out_dir: Path, job_type: str) -> Iterator[Any]:
+    """The one W&B life cycle, around a whole stage (launch.py): opened (or resumed) before it starts and
+    finished when it ends. A stage that raises marks its run failed (exit code 1) and the run is still
+    closed and flushed; a requeue after a checkpoint (SystemExit, r1ci/requeue.py) finishes it cleanly,
+    for the requeued job to resume."""
+    run = init_wandb(cfg, out_dir, job_type)
+    try:
+        yield run
+    except SystemExit:
+        finish_wandb(run)
+        raise
+    except BaseException:
+        finish_wandb(run, exit_code=1)
+        raise
+    finish_wandb(run)
+
+
+def finish_wandb(run: Any, exit_code: int = 0) -> None:
+    """Finish and flush: wandb 0.31's finish() returns before the offline file is written (stack-notes).
+    Finishing twice is harmless (a requeue finishes before it exits, then the life cycle does)."""
+    run.finish(exit_code=exit_code)
     if not isinstance(run, NullRun):
         import wandb
 
@@ -145,10 +168,11 @@ def _records(path: Path) -> list[bytes]:
 
 
 def read_offline_run(run_file: Path) -> dict[str, Any]:
-    """{"run_id", "config": {...}, "history": [{...}], "summary": {...}} from a `run-<id>.wandb` file."""
+    """{"run_id", "config": {...}, "history": [{...}], "summary": {...}, "exit_code"} from a `run-<id>.wandb`
+    file (exit_code None while the run was not finished)."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    result: dict[str, Any] = {"run_id": None, "config": {}, "history": [], "summary": {}}
+    result: dict[str, Any] = {"run_id": None, "config": {}, "history": [], "summary": {}, "exit_code": None}
     for raw in _records(run_file):
         rec = pb.Record()
         rec.ParseFromString(raw)
@@ -163,6 +187,8 @@ def read_offline_run(run_file: Path) -> dict[str, Any]:
         elif kind == "history":
             result["history"].append({i.key or "/".join(i.nested_key): json.loads(i.value_json)
                                       for i in rec.history.item})
+        elif kind == "exit":
+            result["exit_code"] = rec.exit.exit_code
         elif kind == "summary":
             for item in rec.summary.update:
                 result["summary"][item.key or "/".join(item.nested_key)] = json.loads(item.value_json)

@@ -26,13 +26,14 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, where r1ci is not installed
 
-from r1ci.config import compose  # noqa: E402
+from r1ci.config import compose, validate  # noqa: E402
 from r1ci.tracking import NullRun  # noqa: E402
 from r1ci.models.tiny import build_tiny_model, build_tokenizer  # noqa: E402
 from r1ci.rollout.engines import make_engine  # noqa: E402
@@ -41,8 +42,8 @@ from r1ci.sandbox.bwrap import SandboxUnavailable  # noqa: E402
 from r1ci.stages.rl import build_trainer, reference_model  # noqa: E402
 from r1ci.tasks.mix import training_items  # noqa: E402
 from r1ci.training.engine import EngineSpec, build_engine  # noqa: E402
-from r1ci.training.grpo import GRPOHyper, GRPOState  # noqa: E402
-from r1ci.training.sft import SFTHyper, SFTTrainer  # noqa: E402
+from r1ci.training.grpo import GRPOState  # noqa: E402
+from r1ci.training.sft import SFTTrainer  # noqa: E402
 from r1ci.training.sft_data import SFTExample  # noqa: E402
 from r1ci.training.weight_sync import push_and_verify  # noqa: E402
 
@@ -70,16 +71,16 @@ def build_model(root: Path, dry_run: bool) -> str:
 
 def config(root: Path, model_path: str, dry_run: bool, sandbox: str):
     dtype = "float32" if dry_run else "bfloat16"
-    return compose([
+    return validate(compose([
         "stage=rl", "model=tiny", f"model.path={model_path}", f"model.dtype={dtype}", "model.zero_stage=3",
         "model.micro_batch_size=4", f"model.gradient_checkpointing={not dry_run}", "model.max_prompt_len=512",
         # the hf engine decodes one trajectory at a time: 2 prompts x 4 (x 2 on CPU) keep a step short
-        f"model.max_response_len={64 if dry_run else 256}", "engine=hf", "trainer.backend=deepspeed",
-        "trainer.global_batch_size=2", f"trainer.group_size={2 if dry_run else 4}", "trainer.lr=1e-6",
+        f"model.max_response_len={64 if dry_run else 256}", "engine=hf", "grpo.backend=deepspeed",
+        "grpo.global_batch_size=2", f"grpo.group_size={2 if dry_run else 4}", "grpo.lr=1e-6",
         "task_mix=smoke",
         # the hf engine decodes with a KV cache, the trainer in one pass: in bf16 they agree to ~1e-2
-        f"trainer.sync_tolerance={1e-3 if dry_run else 5e-2}", f"sandbox={sandbox}", "logger=none",
-        f"paths.root={root}", f"paths.cache_dir={root}"])
+        f"grpo.sync_tolerance={1e-3 if dry_run else 5e-2}", f"sandbox={sandbox}", "logger=none",
+        "grpo.steps=3", f"paths.root={root}", f"paths.cache_dir={root}"]))
 
 
 def gpu_gib() -> float | None:
@@ -92,14 +93,14 @@ def reset_peak() -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
-def sft_steps(engine, seq_len: int, n_steps: int) -> dict:
+def sft_steps(cfg, engine, seq_len: int, n_steps: int) -> dict:
     g = torch.Generator().manual_seed(0)
     vocab = engine.module.config.vocab_size
     examples = [SFTExample(f"s{i}", "synthetic", tuple(torch.randint(0, vocab, (seq_len,), generator=g).tolist()),
                            (0,) * (seq_len // 2) + (1,) * (seq_len - seq_len // 2)) for i in range(4 * n_steps)]
-    hp = SFTHyper(lr=1e-5, lr_schedule="constant", warmup_ratio=0.0, epochs=1, global_batch_size=4,
-                  micro_batch_size=engine.spec.micro_batch_size, save_every=10**9, seed=0)
-    trainer = SFTTrainer(engine, examples, 0, hp, Path(tempfile.mkdtemp()) / "ckpt", NullRun(), "synthetic")
+    sft = replace(cfg.sft, lr=1e-5, lr_schedule="constant", warmup_ratio=0.0, epochs=1, global_batch_size=4,
+                  save_every=10**9, seed=0)
+    trainer = SFTTrainer(engine, examples, 0, sft, Path(tempfile.mkdtemp()) / "ckpt", NullRun(), "synthetic")
     reset_peak()
     rows = [trainer.train_step(trainer.plan(s), 1e-5) for s in range(n_steps)]
     return {"steps": n_steps, "seq_len": seq_len, "step_s": [r.seconds for r in rows],
@@ -108,19 +109,18 @@ def sft_steps(engine, seq_len: int, n_steps: int) -> dict:
 
 async def grpo_steps(cfg, engine, model_path: str, n_steps: int) -> dict:
     items = training_items(cfg, "rl")
-    hp = GRPOHyper.from_cfg(cfg, n_steps)
-    rollout = make_engine(cfg, model_path=model_path)
+    rollout = make_engine(cfg.engine, cfg.model, model_path, cfg.seed)
     reference = reference_model(model_path, engine, False)
     rows = []
     async with make_sandbox(cfg.sandbox) as sandbox:
-        trainer = build_trainer(cfg, hp, engine, rollout, reference, items, sandbox, Path(cfg.paths.root), NullRun())
-        await push_and_verify(engine, rollout, hp.sync_tolerance, bucket_mb=hp.sync_bucket_mb)
+        trainer = build_trainer(cfg, engine, rollout, reference, items, sandbox, Path(cfg.paths.root), NullRun())
+        await push_and_verify(engine, rollout, cfg.grpo.sync_tolerance, bucket_mb=cfg.grpo.sync_bucket_mb)
         state = GRPOState()
         for _ in range(n_steps):
             rows.append(await trainer.train_step(state))
             state.step += 1
     rollout.close()
-    trajectories = hp.prompts_per_step * hp.group_size
+    trajectories = cfg.grpo.global_batch_size * cfg.grpo.group_size
     keep = [k for k in rows[0] if k.startswith(("time/", "perf/", "sync/", "reward/mean", "rollout/response_tokens"))]
     return {"steps": [{k: r[k] for k in keep} for r in rows],
             "generation_tokens_per_s": [r["rollout/response_tokens"] * trajectories / r["time/rollout"] for r in rows]}
@@ -176,7 +176,7 @@ async def vllm_part(cfg, engine, model_path: str) -> dict:
         out["generate_s"] = time.perf_counter() - t0
         out["generation_tokens_per_s"] = sum(len(o.token_ids) for o in outs) / out["generate_s"]
         for phase, act in (("sleep", llm.sleep), ("wake_weights", lambda: llm.wake_up(["weights"])),
-                           ("push", lambda: llm.update_weights(engine.iter_weights(cfg.trainer.sync_bucket_mb))),
+                           ("push", lambda: llm.update_weights(engine.iter_weights(cfg.grpo.sync_bucket_mb))),
                            ("wake_kv_cache", lambda: llm.wake_up(["kv_cache"]))):
             reset_peak()
             t0 = time.perf_counter()
@@ -184,7 +184,7 @@ async def vllm_part(cfg, engine, model_path: str) -> dict:
             out[f"{phase}_s"], out[f"{phase}_peak_gib"] = time.perf_counter() - t0, gpu_gib()
         from r1ci.training.weight_sync import verify
 
-        check = await verify(engine, llm, cfg.trainer.sync_tolerance)
+        check = await verify(engine, llm, cfg.grpo.sync_tolerance)
         out["sync_max_abs_diff"], out["sync_tokens"] = check.max_abs_diff, check.n_tokens
     finally:
         llm.close()
@@ -210,11 +210,11 @@ def main() -> None:
     res: dict = {"device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
                  "dry_run": args.dry_run, "model": "tiny" if args.dry_run else "Qwen2.5-1.5B widths, random",
                  "sandbox": cfg.sandbox.kind}
-    engine = build_engine(EngineSpec.from_cfg(cfg, model_path))
+    engine = build_engine(EngineSpec(model_path, cfg.model, cfg.grpo))
     res["n_params"] = engine.n_params
-    res["sft"] = sft_steps(engine, seq_len=256 if args.dry_run else 2048, n_steps=5)
+    res["sft"] = sft_steps(cfg, engine, seq_len=256 if args.dry_run else 2048, n_steps=5)
     res["grpo"] = asyncio.run(grpo_steps(cfg, engine, model_path, n_steps=3))
-    res["gather"] = timed_gather(engine, cfg.trainer.sync_bucket_mb)
+    res["gather"] = timed_gather(engine, cfg.grpo.sync_bucket_mb)
     res["sandbox_pool"] = asyncio.run(sandbox_pool(cfg, n=48 if args.dry_run else 400))
     if importlib.util.find_spec("vllm") is None:
         print("gpu_check: vLLM is not installed here: part 2 (sleep/wake, push into vLLM, verified sync) skipped")

@@ -80,7 +80,7 @@ class AnsweringModel(NamedTuple):
     @property
     def overrides(self) -> list[str]:
         """RL on this model's task, with groups of 4 (so few carry no signal)."""
-        return [f"model.path={self.path}", f"task_mix.tasks=[{self.task}]", "trainer.group_size=4",
+        return [f"model.path={self.path}", f"task_mix.tasks=[{self.task}]", "grpo.group_size=4",
                 "model.max_response_len=192"]
 
 
@@ -123,7 +123,7 @@ def _teach_answers(tiny_model_path: Path, out: Path, code_share: float, steps: i
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
     cfg = compose(["stage=rl"])
-    style = Style.from_cfg(cfg, cfg.rollout.style)
+    style = Style.from_prompts(cfg.prompts, cfg.rollout.style)
     prompts = [render_prompt(tok, style, it.question) for it in get_task(task).generate(32, seed=1)]
     fmt = InterpreterFormatter(tok, max_tokens=64)
 

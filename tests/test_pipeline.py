@@ -19,7 +19,7 @@ import pytest
 from r1ci.tracking import read_steps
 
 SMALLER = ["logger=none", "eval.styles=[interpreter]", "curriculum.n_stages=4", "curriculum.steps_per_stage=12",
-           'pipeline.rl_overrides=["trainer.steps=12","trainer.lr=3e-4"]']
+           "grpo.steps=12", "grpo.lr=3e-4"]
 STEPS = ["prepare_data", "synth", "sft", "eval_untrained", "eval_sft", "potential", "rl", "eval_rl"]
 
 

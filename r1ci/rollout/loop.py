@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from tqdm.auto import tqdm
 
+from r1ci.config import PromptsConfig, RolloutConfig
 from r1ci.rollout.codeblocks import CODE_STOP, trailing_code_block
 from r1ci.rollout.engines.base import TURN_SEEDS, Engine, Sampling
 from r1ci.rollout.trajectory import Trajectory
@@ -24,19 +25,6 @@ TRUNCATION_MARK = "\n...[output truncated]"
 
 
 @dataclass(frozen=True)
-class LoopLimits:
-    max_code_calls: int = 8
-    max_turns: int = 10
-    max_response_tokens: int = 6144
-    max_tokens_per_turn: int | None = None  # None: a segment may use the whole remaining response budget
-
-    @classmethod
-    def from_cfg(cls, cfg: Any) -> "LoopLimits":
-        return cls(cfg.rollout.max_code_calls, cfg.rollout.max_turns, cfg.model.max_response_len,
-                   cfg.engine.max_tokens_per_turn)
-
-
-@dataclass(frozen=True)
 class Style:
     name: str
     mode: str  # interpreter | text_only
@@ -44,8 +32,9 @@ class Style:
     instruction: str = ""  # how to work in this style, put before the answer format (conf/prompts)
 
     @classmethod
-    def from_cfg(cls, cfg: Any, name: str) -> "Style":
-        p = cfg.prompts[name]
+    def from_prompts(cls, prompts: PromptsConfig, name: str) -> "Style":
+        """The style `name` of conf/prompts (text, code, interpreter, guided)."""
+        p = getattr(prompts, name)
         return cls(name, p.mode, p.system, p.instruction)
 
     def user_message(self, question: str) -> str:
@@ -101,7 +90,7 @@ def render_prompt(tokenizer: Any, style: Style, question: str) -> list[int]:
 
 
 async def run_trajectory(item: TaskItem, style: Style, engine: Engine, sandbox: Any, fmt: InterpreterFormatter,
-                         limits: LoopLimits, sampling: Sampling) -> Trajectory:
+                         limits: RolloutConfig, sampling: Sampling) -> Trajectory:
     """Generate -> (execute -> append)* -> answer, for one question."""
     tok = engine.tokenizer
     traj = Trajectory(item_id=item.id, task=item.task, style=style.name)
@@ -136,7 +125,7 @@ async def run_trajectory(item: TaskItem, style: Style, engine: Engine, sandbox: 
     return traj
 
 
-async def _generate_segment(traj: Trajectory, engine: Engine, limits: LoopLimits, sampling: Sampling,
+async def _generate_segment(traj: Trajectory, engine: Engine, limits: RolloutConfig, sampling: Sampling,
                             calls: Iterator[int], interpreter: bool) -> str:
     """One model segment, appended to `traj`; returns its text.
 
@@ -184,7 +173,7 @@ class RolloutJob:
 
 
 async def run_rollouts(jobs: Iterable[RolloutJob], engine: Engine, sandbox: Any, fmt: InterpreterFormatter,
-                       limits: LoopLimits, sampling: Sampling, max_concurrency: int = 64,
+                       limits: RolloutConfig, sampling: Sampling, max_concurrency: int = 64,
                        desc: str | None = "rollouts",
                        on_done: Callable[[Trajectory], None] | None = None) -> list[Trajectory]:
     """Run every job concurrently (bounded), results in job order. `on_done` sees each trajectory as it

@@ -8,22 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from r1ci.config import RewardConfig
 from r1ci.rollout.codeblocks import has_unterminated_block, trailing_code_block
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.tasks import TaskItem, extract_answer, get_task
-
-
-@dataclass(frozen=True)
-class RewardWeights:
-    correct: float = 1.0
-    format: float = 0.1
-    long_penalty: float = 0.1
-    long_turns: int = 6
-
-    @classmethod
-    def from_cfg(cls, rollout_cfg) -> "RewardWeights":
-        return cls(rollout_cfg.reward_correct, rollout_cfg.reward_format, rollout_cfg.reward_long_penalty,
-                   rollout_cfg.long_turns)
 
 
 @dataclass
@@ -45,7 +33,7 @@ def segment_well_formed(text: str, is_last: bool) -> bool:
 
 
 def compute_reward(trajectory_or_text: Trajectory | str, item: TaskItem,
-                   weights: RewardWeights = RewardWeights()) -> RewardBreakdown:
+                   weights: RewardConfig = RewardConfig()) -> RewardBreakdown:
     """Score a trajectory (or a single-segment text, e.g. an API model's whole reply)."""
     if isinstance(trajectory_or_text, Trajectory):
         texts = [s.text for s in trajectory_or_text.model_segments]
@@ -60,3 +48,13 @@ def compute_reward(trajectory_or_text: Trajectory | str, item: TaskItem,
              - (weights.long_penalty if too_long else 0.0))
     return RewardBreakdown(score=score, correct=score >= 1.0, well_formed=well_formed, too_long=too_long,
                            total=total)
+
+
+def score_trajectory(traj: Trajectory, item: TaskItem, weights: RewardConfig) -> RewardBreakdown | None:
+    """The one infra policy (eval, synthesis, p estimate, GRPO): a trajectory the sandbox failed is never
+    the model's fault, so it stays unscored (None, `traj.reward` unset) and leaves every average; any
+    other gets its reward attached."""
+    if traj.infra_failed:
+        return None
+    traj.reward = compute_reward(traj, item, weights)
+    return traj.reward

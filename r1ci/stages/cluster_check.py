@@ -17,16 +17,16 @@ import os
 import socket
 import time
 from pathlib import Path
-
-from omegaconf import DictConfig
+from typing import Any
 
 from r1ci import requeue
+from r1ci.config import Config
 from r1ci.distributed import init_process_group
-from r1ci.tracking import finish_wandb, init_wandb
+from r1ci.tracking import NO_RUN, finish_wandb
 from r1ci.runtime import output_dir
 
 
-def run(cfg: DictConfig) -> dict:
+def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     import torch
     import torch.distributed as dist
 
@@ -41,7 +41,6 @@ def run(cfg: DictConfig) -> dict:
 
     ck = cfg.cluster_check
     state = _load(out / "checkpoint.json")
-    wb = init_wandb(cfg, out, job_type="cluster_check")
     _event(out, info.is_main, "start", state["step"])
     with requeue.deferred():
         for step in range(state["step"], ck.steps):
@@ -60,7 +59,6 @@ def run(cfg: DictConfig) -> dict:
     if info.is_main:
         _write_json(out / "cluster_check.json", summary)
     _event(out, info.is_main, "done", state["step"])
-    finish_wandb(wb)
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()

@@ -26,15 +26,17 @@ import json
 import logging
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
 
-from r1ci.tracking import NullRun, finish_wandb, init_wandb
+from r1ci.config import Config, RewardConfig, as_container
+from r1ci.models.tiny import resolve_model_path
+from r1ci.tracking import NO_RUN, NullRun
 from r1ci.rollout.engines import Sampling, make_engine
-from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
+from r1ci.rollout.loop import InterpreterFormatter, RolloutJob, Style, run_rollouts
 from r1ci.rollout.metrics import self_checked, summarize
-from r1ci.rollout.reward import RewardWeights, compute_reward
+from r1ci.rollout.reward import score_trajectory
 from r1ci.rollout.tables import paper_format_table, write_csv
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.runtime import output_dir
@@ -47,46 +49,43 @@ log = logging.getLogger(__name__)
 CSV_FIELDS = ["task", "source", "style", "n", "n_scored", "n_infra", "accuracy"]
 
 
-def run(cfg: DictConfig) -> dict:
+def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     # compose
     out = output_dir(cfg)
     items, source_of = load_items(cfg)
-    styles = [Style.from_cfg(cfg, name) for name in cfg.eval.styles]
+    styles = [Style.from_prompts(cfg.prompts, name) for name in cfg.eval.styles]
     jobs = make_jobs(items, styles, cfg.eval.samples_per_item, cfg.seed)
     log.info("eval: %d items x %d styles x %d samples = %d trajectories", len(items), len(styles),
              cfg.eval.samples_per_item, len(jobs))
     # build + loop
     trajs, sandbox_counts = asyncio.run(_rollout(cfg, jobs))
-    score(trajs, items, RewardWeights.from_cfg(cfg.rollout))
+    score(trajs, items, cfg.rollout.reward)
     per_style = {s.name: summarize([t for t in trajs if t.style == s.name], source_of) for s in styles}
     n_infra = sum(t.infra_failed for t in trajs)
     # write
     metrics = {"kind": "eval", "styles": per_style, "sources": source_of, "sandbox": sandbox_counts,
                "n_infra": n_infra, "overrides": _overrides(),
-               "config": OmegaConf.to_container(cfg, resolve=True)}  # report labels runs from this
+               "config": as_container(cfg)}  # report labels runs from this
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (out / "results.md").write_text(f"# Accuracy (%) on {len(source_of)} tasks, {cfg.model.name}\n\n"
                                     + paper_format_table(per_style, source_of, Counter(it.task for it in items)))
     rows = csv_rows(per_style, trajs, source_of)
     write_csv(out / "accuracy.csv", rows, CSV_FIELDS)
     _write_trajectories(out / "trajectories.jsonl", jobs, trajs, source_of, cfg.eval.samples_per_item)
-    wb = init_wandb(cfg, out, job_type="eval")
     _log_wandb(wb, per_style, sandbox_counts, n_infra, rows)
-    finish_wandb(wb)
     main_style = "interpreter" if "interpreter" in per_style else styles[0].name  # the paper's headline
     return {"metric": per_style[main_style]["accuracy"], "n_infra": n_infra, "out_dir": str(out),
             **{f"accuracy/{name}": m["accuracy"] for name, m in per_style.items()}}
 
 
-def score(trajs: list[Trajectory], items: list[TaskItem], weights: RewardWeights) -> None:
+def score(trajs: list[Trajectory], items: list[TaskItem], weights: RewardConfig) -> None:
     """Attach the paper's reward to each trajectory; infra-failed ones stay unscored (the sandbox's fault)."""
     by_id = {it.id: it for it in items}
     for t in trajs:
-        if not t.infra_failed:
-            t.reward = compute_reward(t, by_id[t.item_id], weights)
+        score_trajectory(t, by_id[t.item_id], weights)
 
 
-def load_items(cfg: DictConfig) -> tuple[list[TaskItem], dict[str, str]]:
+def load_items(cfg: Config) -> tuple[list[TaskItem], dict[str, str]]:
     """The items to evaluate and each task's source, from prepare_data's JSONL or regenerated; every
     task of the mix must have at least `eval.min_items_per_task` of them (none leaves the average)."""
     mix = cfg.task_mix
@@ -119,7 +118,7 @@ def make_jobs(items: list[TaskItem], styles: list[Style], samples: int, seed: in
             for style in styles for item in items for k in range(samples)]
 
 
-async def _rollout(cfg: DictConfig, jobs: list[RolloutJob]) -> tuple[list[Trajectory], dict]:
+async def _rollout(cfg: Config, jobs: list[RolloutJob]) -> tuple[list[Trajectory], dict]:
     """All styles' jobs at once on one engine and one sandbox pool, and the sandbox's status counts.
 
     The sandbox starts first (seconds; a missing bubblewrap fails before the engine's slower start) and
@@ -128,10 +127,10 @@ async def _rollout(cfg: DictConfig, jobs: list[RolloutJob]) -> tuple[list[Trajec
     sampling = Sampling(temperature=cfg.engine.temperature, top_p=cfg.engine.top_p)
     needs_code = any(j.style.mode == "interpreter" for j in jobs)
     async with (make_sandbox(cfg.sandbox) if needs_code else contextlib.nullcontext()) as sb:
-        engine = make_engine(cfg)
+        engine = make_engine(cfg.engine, cfg.model, resolve_model_path(cfg.model, cfg.paths.cache_dir), cfg.seed)
         try:
             fmt = InterpreterFormatter(engine.tokenizer, cfg.rollout.max_exec_output_tokens)
-            trajs = await run_rollouts(jobs, engine, sb, fmt, LoopLimits.from_cfg(cfg), sampling,
+            trajs = await run_rollouts(jobs, engine, sb, fmt, cfg.rollout, sampling,
                                        cfg.engine.max_concurrency, desc="eval")
         finally:
             engine.close()

@@ -17,8 +17,10 @@ In a multi-task job (SLURM, one task per GPU) every task runs the pipeline; the 
 run on all of them as one process group (each subprocess inherits its task's SLURM variables), the other
 steps on rank 0 while the rest wait for its `step.json`. (Not run here: this machine has no GPUs.)
 
-`trainer.*` on the command line would be ambiguous (SFT or RL?): use pipeline.sft_overrides and
-pipeline.rl_overrides. Files in the run dir: summary.md / summary.csv / summary.png (accuracy per task
+Every step sees the command line's overrides, except those only one step reads (ONLY_FOR): `sft.*` reaches
+the sft step, `grpo.*` and the curriculum's RL settings the rl step (and eval_rl, which labels the run), so
+`python launch.py sft.lr=3e-3 grpo.lr=1e-4` sets each where it belongs and leaves the other steps shared.
+Files in the run dir: summary.md / summary.csv / summary.png (accuracy per task
 before SFT, after SFT, after RL), steps.json (every step's dir and time).
 """
 
@@ -38,21 +40,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
 
-from r1ci.config import ConfigError, compose, run_id
+from r1ci.config import Config, PipelineConfig, compose, run_id
 from r1ci.distributed import dist_info
 from r1ci.rollout.tables import markdown, pct, write_csv
 from r1ci.runtime import output_dir
 
 log = logging.getLogger(__name__)
+TRACKED = False  # no W&B run of its own: every step is a stage run with its own
 REPO = Path(__file__).resolve().parents[2]
 DONE = "step.json"
 GO = ".started"  # rank 0 of the job running a step writes its job key here
-# Overrides that only the RL step reads: they do not change the shared steps (potential keeps its own
-# curriculum.styles / curriculum.temperatures).
-RL_ONLY = ("curriculum=", "curriculum.kind", "curriculum.n_stages", "curriculum.steps_per_stage",
-           "curriculum.regroup_every", "curriculum.filter_zero_variance", "rollout.mask_interpreter")
+# Overrides (by key prefix) that one shared step reads and no other: they reach that step only, so the
+# other shared steps stay shared. The rest of the curriculum is the potential step's too (styles, temperatures).
+ONLY_FOR = {"sft": ("sft.",), "rl": ("grpo.", "curriculum", "curriculum.kind", "curriculum.n_stages",
+                                     "curriculum.steps_per_stage", "curriculum.regroup_every")}
 # What the three evals are called in the summary.
 EVALS = {"eval_untrained": "untrained", "eval_sft": "SFT", "eval_rl": "RL"}
 DISTRIBUTED = ("sft", "rl")  # stages that run on every rank of a multi-task job
@@ -67,10 +69,11 @@ class Step:
     dir: Path = field(default=Path())
 
 
-def run(cfg: DictConfig) -> dict:
+def run(cfg: Config) -> dict:
     # compose: the user's overrides and the plan
     out = output_dir(cfg)
-    user = user_overrides()
+    user = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    user = [o for o in user if not _key(o).startswith(("hydra.", "stage", "pipeline."))]
     shared_root = Path(cfg.paths.root) / "pipeline" / "steps"
     steps = plan(user, cfg.pipeline, cfg.curriculum.kind, out, shared_root, identity=config_identity)
 
@@ -97,16 +100,6 @@ def run(cfg: DictConfig) -> dict:
             "metric": overall["RL"]}
 
 
-def user_overrides() -> list[str]:
-    """This run's command-line overrides that every step should see (not Hydra's own, not the stage)."""
-    task = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    bad = [o for o in task if o.lstrip("+~").startswith("trainer")]
-    if bad:
-        raise ConfigError(f"stage=pipeline: {bad} is ambiguous (SFT or RL?); put it in "
-                         "'pipeline.sft_overrides=[\"trainer.lr=1e-3\"]' or pipeline.rl_overrides (quoted items)")
-    return [o for o in task if not o.lstrip("+~").startswith(("hydra.", "stage=", "pipeline."))]
-
-
 def config_identity(overrides: list[str]) -> str:
     """What a step computes: the run id of its composed config, plus its input dir (paths are left out of
     the run id, and two synth outputs can feed the same SFT config)."""
@@ -114,18 +107,18 @@ def config_identity(overrides: list[str]) -> str:
     return f"{run_id(cfg)}:{cfg.paths.input_dir}"
 
 
-def plan(user: list[str], p: DictConfig, curriculum: str, out: Path, shared_root: Path,
+def plan(user: list[str], p: PipelineConfig, curriculum: str, out: Path, shared_root: Path,
          identity: Callable[[list[str]], str] = json.dumps) -> list[Step]:
     """The steps, in order, with their inputs wired; shared dirs are content-addressed by `identity` of a
     step's overrides (the run: config_identity; by default the overrides as written).
     `curriculum` is the pipeline's (stage=pipeline defaults to the paper's staged one)."""
-    common = [o for o in user if not o.startswith(RL_ONLY)]
     # Eval items: the held-out items of prepare_data's output, or another task mix's (generated).
     eval_items = [f"task_mix={p.eval_task_mix}"] if p.eval_task_mix else None
     steps: dict[str, Step] = {}
 
     def add(name: str, stage: str, extra: list[str], shared: bool = True) -> Step:
-        base = [o for o in (common if shared else user) if _key(o) not in {_key(e) for e in extra}]
+        mine = [o for o in user if not shared or _only_for(o) in (None, name)]
+        base = [o for o in mine if _key(o) not in {_key(e) for e in extra}]
         step = Step(name, stage, [f"stage={stage}", *base, *extra], shared)
         if shared:
             digest = hashlib.sha1(json.dumps([name, identity(step.overrides)]).encode()).hexdigest()[:10]
@@ -139,15 +132,15 @@ def plan(user: list[str], p: DictConfig, curriculum: str, out: Path, shared_root
     eval_items = eval_items or [f"paths.input_dir={data.dir}"]
     init: list[str] = []  # cold start (the paper's ablation): RL from the untrained model, no SFT
     if not p.cold_start:
-        synth = add("synth", "synth", [f"paths.input_dir={data.dir}", *p.synth_overrides])
-        sft_step = add("sft", "sft", [f"paths.input_dir={synth.dir}", *p.sft_overrides])
-        init = [f"trainer.init_model={sft_step.dir / 'model'}"]
+        synth = add("synth", "synth", [f"paths.input_dir={data.dir}"])
+        sft_step = add("sft", "sft", [f"paths.input_dir={synth.dir}"])
+        init = [f"grpo.init_model={sft_step.dir / 'model'}"]
     add("eval_untrained", "eval", eval_items)
     if not p.cold_start:
         add("eval_sft", "eval", [*eval_items, f"model.path={sft_step.dir / 'model'}"])
     potential = add("potential", "potential", [f"paths.input_dir={data.dir}", *init])
     rl_step = add("rl", "rl", [f"paths.input_dir={data.dir}", *init, f"curriculum={curriculum}",
-                               f"curriculum.potential_dir={potential.dir}", *p.rl_overrides], shared=False)
+                               f"curriculum.potential_dir={potential.dir}"], shared=False)
     # (curriculum and cold start only label this eval, for stage=report's comparison of a sweep)
     labels = [f"curriculum={curriculum}"] + (["pipeline.cold_start=true"] if p.cold_start else [])
     add("eval_rl", "eval", [*eval_items, f"model.path={rl_step.dir / 'model'}", *labels], shared=False)
@@ -156,6 +149,13 @@ def plan(user: list[str], p: DictConfig, curriculum: str, out: Path, shared_root
 
 def _key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
+
+
+def _only_for(override: str) -> str | None:
+    """The one shared step that reads this override, or None (every step gets it)."""
+    key = _key(override)
+    return next((step for step, keys in ONLY_FOR.items()
+                 if any(key == k.rstrip(".") or (k.endswith(".") and key.startswith(k)) for k in keys)), None)
 
 
 def run_step(step: Step, index: int, total: int) -> float:
@@ -244,7 +244,7 @@ def _labels(rows: list[dict]) -> list[str]:
     return [k for k in EVALS.values() if k in rows[0]]
 
 
-def summary_markdown(rows: list[dict], cfg: DictConfig) -> str:
+def summary_markdown(rows: list[dict], cfg: Config) -> str:
     labels = _labels(rows)
     body = [[r["source"], r["task"], *(pct(r[k]) for k in labels)] for r in rows]
     return (f"# r1ci pipeline: accuracy (%) on held-out items, {cfg.model.name}, task mix {cfg.task_mix.name}, "

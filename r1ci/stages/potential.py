@@ -2,7 +2,7 @@
 potential Pi = 4p(1-p) (paper: "Curriculum by improvement potential"), for the staged curriculum of stage=rl.
 
 N = len(curriculum.styles) x len(curriculum.temperatures) answers per sample (paper: 4 styles x 5 = 20)
-from `trainer.init_model` (the model RL starts from, normally the SFT model; default model.path). Items:
+from `grpo.init_model` (the model RL starts from, normally the SFT model; default model.path). Items:
 the RL share of `<paths.input_dir>/train.jsonl` (or of items generated like prepare_data), r1ci.tasks.mix.training_items.
 
 Resumable: rollouts are appended to rollouts.jsonl chunk by chunk (flushed); a rerun of the same command
@@ -23,14 +23,14 @@ import json
 import logging
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig
-
+from r1ci.config import Config
 from r1ci.curriculum.potential import POTENTIAL, improvement_potential
-from r1ci.tracking import finish_wandb, init_wandb
+from r1ci.tracking import NO_RUN
 from r1ci.rollout.engines import Sampling, make_engine
-from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
-from r1ci.rollout.reward import RewardWeights, compute_reward
+from r1ci.rollout.loop import InterpreterFormatter, RolloutJob, Style, run_rollouts
+from r1ci.rollout.reward import score_trajectory
 from r1ci.runtime import output_dir, seed_everything
 from r1ci.sandbox import make_sandbox
 from r1ci.stages.eval import job_seed
@@ -42,14 +42,14 @@ ROLLOUTS = "rollouts.jsonl"
 CHUNK = 512  # rollouts between two appends to rollouts.jsonl: the most a kill can lose
 
 
-def run(cfg: DictConfig) -> dict:
+def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     # compose
     seed_everything(cfg.seed)
     out = output_dir(cfg)
     items = training_items(cfg, "rl")
     if not items:
         raise ValueError("no training items: check task_mix")
-    styles = [Style.from_cfg(cfg, s) for s in cfg.curriculum.styles]
+    styles = [Style.from_prompts(cfg.prompts, s) for s in cfg.curriculum.styles]
     temps = list(cfg.curriculum.temperatures)
     done = read_done(out / ROLLOUTS)
     todo = [(RolloutJob(it, st, job_seed(cfg.seed, f"{it.id}/{st.name}", k), temperature=t), k)
@@ -69,39 +69,36 @@ def run(cfg: DictConfig) -> dict:
     summary = summarize(rows)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     plot_histograms(rows, out / "histogram.png")
-    wb = init_wandb(cfg, out, job_type="potential")
     wb.log({f"potential/{k}": v for k, v in summary.items() if not isinstance(v, dict)})
-    finish_wandb(wb)
     return {"out_dir": str(out), "metric": summary["mean_potential"], **{k: v for k, v in summary.items()
                                                                          if not isinstance(v, dict)}}
 
 
-async def _estimate(cfg: DictConfig, jobs: list[tuple[RolloutJob, int]], items: list[TaskItem],
+async def _estimate(cfg: Config, jobs: list[tuple[RolloutJob, int]], items: list[TaskItem],
                     path: Path) -> None:
     """Roll out `jobs` (job, temperature index) in chunks on one engine and sandbox, appending each chunk's
     results to `path`."""
     from r1ci.models.tiny import resolve_model_path
 
     by_id = {it.id: it for it in items}
-    weights = RewardWeights.from_cfg(cfg.rollout)
-    model_path = cfg.trainer.init_model or resolve_model_path(cfg.model, cfg.paths.cache_dir)
+    model_path = cfg.grpo.init_model or resolve_model_path(cfg.model, cfg.paths.cache_dir)
     async with make_sandbox(cfg.sandbox) as sandbox:
-        engine = make_engine(cfg, model_path=model_path)
+        engine = make_engine(cfg.engine, cfg.model, model_path, cfg.seed)
         try:
             fmt = InterpreterFormatter(engine.tokenizer, cfg.rollout.max_exec_output_tokens)
             for start in range(0, len(jobs), CHUNK):
                 chunk = jobs[start:start + CHUNK]
-                trajs = await run_rollouts([j for j, _ in chunk], engine, sandbox, fmt, LoopLimits.from_cfg(cfg),
+                trajs = await run_rollouts([j for j, _ in chunk], engine, sandbox, fmt, cfg.rollout,
                                            Sampling(temperature=1.0, top_p=cfg.engine.top_p),
                                            cfg.engine.max_concurrency,
                                            desc=f"potential {start + len(chunk)}/{len(jobs)}")
                 with open(path, "a") as f:
                     for (job, k), t in zip(chunk, trajs):
-                        correct = (not t.infra_failed) and compute_reward(t, by_id[t.item_id], weights).correct
+                        reward = score_trajectory(t, by_id[t.item_id], cfg.rollout.reward)
                         f.write(json.dumps({"item_id": t.item_id, "task": t.task, "style": job.style.name,
                                             "temperature": job.temperature,
                                             "sample": k,
-                                            "correct": bool(correct), "infra_failed": t.infra_failed}) + "\n")
+                                            "correct": reward is not None and reward.correct, "infra_failed": t.infra_failed}) + "\n")
         finally:
             engine.close()
 

@@ -10,24 +10,24 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig
 from tqdm import tqdm
 
+from r1ci.config import Config
 from r1ci.distributed import dist_info
-from r1ci.tracking import finish_wandb, init_wandb
+from r1ci.tracking import NO_RUN
 from r1ci.runtime import output_dir
 from r1ci.tasks.mix import mix_data, select_tasks
 from r1ci.tasks.split import load_split
 
 
-def run(cfg: DictConfig) -> dict:
+def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     out = output_dir(cfg)
     if not dist_info().is_main:  # SLURM runs every stage once per task (docs/slurm.md): rank 0 writes
         return {"out_dir": str(out), "skipped": f"rank {dist_info().rank}"}
     mix = cfg.task_mix
     split = load_split(mix.manifest)
-    wb = init_wandb(cfg, out, job_type="prepare_data")
 
     rows, n_train, n_test, tasks = [], 0, 0, []
     with open(out / "train.jsonl", "w") as ftrain, open(out / "test.jsonl", "w") as ftest:
@@ -45,7 +45,6 @@ def run(cfg: DictConfig) -> dict:
     _write_counts(out / "counts.csv", rows)
     (out / "tasks.json").write_text(json.dumps(tasks, indent=1))
     wb.log({"prepare_data/n_tasks": len(tasks), "prepare_data/n_train": n_train, "prepare_data/n_test": n_test})
-    finish_wandb(wb)
     return {"out_dir": str(out), "n_tasks": len(tasks), "n_train": n_train, "n_test": n_test}
 
 

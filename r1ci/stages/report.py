@@ -18,10 +18,10 @@ import glob
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig
-
-from r1ci.tracking import NullRun, finish_wandb, init_wandb
+from r1ci.config import Config
+from r1ci.tracking import NO_RUN, NullRun
 from r1ci.rollout.tables import markdown, paper_reference_table, pct, source_title, write_csv
 from r1ci.runtime import output_dir
 from r1ci.tasks import SOURCES
@@ -38,7 +38,7 @@ class EvalRun:
     metrics: dict  # the eval stage's metrics.json
 
 
-def run(cfg: DictConfig) -> dict:
+def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     # compose: the runs, their labels, the union of their styles and sources
     out = output_dir(cfg)
     runs = load_runs(find_metrics(list(cfg.report.inputs)))
@@ -51,14 +51,12 @@ def run(cfg: DictConfig) -> dict:
     write_csv(out / "report.csv", rows)
     (out / "report.md").write_text(report_markdown(rows, label_keys, styles, sources))
     plot(rows, [_column(k) for k in label_keys], styles, sources, out / "report.png")
-    wb = init_wandb(cfg, out, job_type="report")
     if not isinstance(wb, NullRun):
         import wandb
 
         cols = list(rows[0])
         wb.log({"report/table": wandb.Table(columns=cols, data=[[r[c] for c in cols] for r in rows]),
                 "report/plot": wandb.Image(str(out / "report.png"))})
-    finish_wandb(wb)
     return {"n_runs": len(runs), "out_dir": str(out), "table": str(out / "report.md")}
 
 

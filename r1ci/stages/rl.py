@@ -1,58 +1,55 @@
 """Stage rl: GRPO of the policy on the training tasks' items (paper section "RL").
 
-Starts from `trainer.init_model` (an SFT run's model/ dir; default: model.path), which is also the
+Starts from `grpo.init_model` (an SFT run's model/ dir; default: model.path), which is also the
 frozen KL reference. Items: `<paths.input_dir>/train.jsonl` when given, else generated like prepare_data.
 Which items each step may draw: the curriculum (conf/curriculum; staged/difficulty read p from
 `curriculum.potential_dir`, a stage=potential run dir).
 Writes, in the run's output dir:
-    checkpoints/   every trainer.save_every steps and at the end (resume: rerun the same command)
+    checkpoints/   every grpo.save_every steps and at the end (resume: rerun the same command)
     model/         the final policy in HF format (stage=eval loads it)
     rl_history.jsonl every step's metrics, one JSON line each, across kills and resumes (also in W&B)
 
-    python launch.py stage=rl model=tiny task_mix=smoke trainer.steps=20 trainer.init_model=<sft>/model
+    python launch.py stage=rl model=tiny task_mix=smoke grpo.steps=20 grpo.init_model=<sft>/model
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
-from omegaconf import DictConfig
-
+from r1ci.config import Config
 from r1ci.curriculum import build_schedule
-from r1ci.tracking import finish_wandb, init_wandb, read_steps
+from r1ci.tracking import NO_RUN, read_steps
 from r1ci.models.tiny import resolve_model_path
 from r1ci.rollout.engines import make_engine
-from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, Style
-from r1ci.rollout.reward import RewardWeights
+from r1ci.rollout.loop import InterpreterFormatter, Style
 from r1ci.runtime import output_dir, seed_everything
 from r1ci.sandbox import make_sandbox
 from r1ci.tasks.mix import training_items
 from r1ci.training.checkpoint import CHECKPOINTS
 from r1ci.training.engine import EngineSpec, build_engine
-from r1ci.training.grpo import EngineReference, GRPOHyper, GRPOTrainer, steps_for
+from r1ci.training.grpo import EngineReference, GRPOTrainer
 
 log = logging.getLogger(__name__)
 HISTORY = "rl_history.jsonl"
 
 
-def run(cfg: DictConfig) -> dict:
+def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     # compose: where things are
     out = output_dir(cfg)
     seed_everything(cfg.seed)
-    model_path = cfg.trainer.init_model or resolve_model_path(cfg.model, cfg.paths.cache_dir)
+    model_path = cfg.grpo.init_model or resolve_model_path(cfg.model, cfg.paths.cache_dir)
     items = training_items(cfg, "rl")
     if not items:
         raise ValueError("no training items: check task_mix")
-    hp = GRPOHyper.from_cfg(cfg, steps_for(cfg))
 
     # build: trainer engine, frozen reference, rollout engine, logger
-    engine = build_engine(EngineSpec.from_cfg(cfg, model_path))
-    reference = reference_model(model_path, engine, cfg.trainer.ref_on_rollout_engine) if cfg.trainer.kl_coef > 0 else None
-    rollout_engine = make_engine(cfg, model_path=model_path)
-    wb = init_wandb(cfg, out, job_type="rl")
+    engine = build_engine(EngineSpec(model_path, cfg.model, cfg.grpo))
+    reference = reference_model(model_path, engine, cfg.grpo.ref_on_rollout_engine) if cfg.grpo.kl_coef > 0 else None
+    rollout_engine = make_engine(cfg.engine, cfg.model, model_path, cfg.seed)
     try:
-        state, history = asyncio.run(_fit(cfg, hp, engine, rollout_engine, reference, items, out, wb))
+        state, history = asyncio.run(_fit(cfg, engine, rollout_engine, reference, items, out, wb))
         # write, before the rollout engine closes: vLLM's shutdown also ends the process group that
         # ZeRO-3 gathers the full weights over
         from transformers import AutoTokenizer
@@ -60,33 +57,32 @@ def run(cfg: DictConfig) -> dict:
         engine.save_pretrained(out / "model", AutoTokenizer.from_pretrained(model_path))
     finally:
         rollout_engine.close()
-    finish_wandb(wb)
     first, last = _mean_reward(history[: max(1, len(history) // 4)]), _mean_reward(history[-max(1, len(history) // 4):])
     return {"out_dir": str(out), "model_dir": str(out / "model"), "steps": state.step,
             "reward_first_quarter": first, "reward_last_quarter": last, "metric": last}
 
 
-async def _fit(cfg, hp, engine, rollout_engine, reference, items, out, wb):
+async def _fit(cfg, engine, rollout_engine, reference, items, out, wb):
     async with make_sandbox(cfg.sandbox) as sandbox:
-        trainer = build_trainer(cfg, hp, engine, rollout_engine, reference, items, sandbox, out, wb)
+        trainer = build_trainer(cfg, engine, rollout_engine, reference, items, sandbox, out, wb)
         state = await trainer.fit()
     return state, read_steps(out / HISTORY) if engine.dist.is_main else trainer.history
 
 
-def build_trainer(cfg, hp, engine, rollout_engine, reference, items, sandbox, out, wb) -> GRPOTrainer:
+def build_trainer(cfg: Config, engine, rollout_engine, reference, items, sandbox, out, wb) -> GRPOTrainer:
     """The GRPO loop over built parts (also scripts/gpu_check.py's)."""
     tok = rollout_engine.tokenizer
     return GRPOTrainer(
         engine=engine, rollout_engine=rollout_engine, sandbox=sandbox, reference=reference, items=items,
-        schedule=build_schedule(cfg, items), style=Style.from_cfg(cfg, cfg.rollout.style),
-        fmt=InterpreterFormatter(tok, cfg.rollout.max_exec_output_tokens), limits=LoopLimits.from_cfg(cfg),
-        weights=RewardWeights.from_cfg(cfg.rollout), hp=hp, ckpt_root=out / CHECKPOINTS, wandb_run=wb,
+        schedule=build_schedule(cfg, items), style=Style.from_prompts(cfg.prompts, cfg.rollout.style),
+        fmt=InterpreterFormatter(tok, cfg.rollout.max_exec_output_tokens), rollout_config=cfg.rollout,
+        grpo=cfg.grpo, steps=cfg.grpo.total_steps(cfg.curriculum), ckpt_root=out / CHECKPOINTS, wandb_run=wb,
         pad_id=tok.pad_token_id, history_path=out / HISTORY)
 
 
 def reference_model(model_path: str, engine, on_rollout_engine: bool):
     """The frozen KL reference: the starting policy, in the trainer's dtype and device, or its weights in
-    host memory for the rollout engine to score with (trainer.ref_on_rollout_engine)."""
+    host memory for the rollout engine to score with (grpo.ref_on_rollout_engine)."""
     import torch
     from transformers import AutoModelForCausalLM
 

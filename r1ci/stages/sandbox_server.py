@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from omegaconf import DictConfig
-
+from r1ci.config import Config
 from r1ci.sandbox.server import serve
 from r1ci.sandbox.settings import as_sandbox_config
 
 log = logging.getLogger(__name__)
+TRACKED = False  # no W&B run: a server, not an experiment
 
 
-def run(cfg: DictConfig) -> dict:
+def run(cfg: Config) -> dict:
     sandbox_cfg = as_sandbox_config(cfg.sandbox)
     counters = asyncio.run(serve(sandbox_cfg))
     log.info("sandbox server stopped; results by status: %s", counters)

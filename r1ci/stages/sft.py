@@ -3,7 +3,7 @@
 Reads  `<paths.input_dir>/sft.jsonl` (stage=synth; schema in r1ci/training/sft_data.py); without
        paths.input_dir, the newest synth run's of the same model and task mix under paths.root.
 Writes, in the run's output dir:
-    checkpoints/         every trainer.save_every steps and at the end (resume: rerun the same command)
+    checkpoints/         every sft.save_every steps and at the end (resume: rerun the same command)
     model/               the final model + tokenizer in HF format (transformers, vLLM, stage=eval)
     sft_stats.json       data counts (kept, dropped as too long, tokens) and the final loss
 
@@ -15,21 +15,21 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
-from omegaconf import DictConfig
-
-from r1ci.tracking import finish_wandb, init_wandb
+from r1ci.config import Config
+from r1ci.tracking import NO_RUN
 from r1ci.models.tiny import resolve_model_path
 from r1ci.runtime import input_dir, latest_output, output_dir, seed_everything
 from r1ci.training.checkpoint import CHECKPOINTS
 from r1ci.training.engine import EngineSpec, build_engine
-from r1ci.training.sft import SFTHyper, SFTTrainer
+from r1ci.training.sft import SFTTrainer
 from r1ci.training.sft_data import SFT_FILE, file_sha, read_conversations, tokenize_conversations
 
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig) -> dict:
+def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     # compose: where things are
     out = output_dir(cfg)
     data_path = input_dir(cfg) / SFT_FILE if cfg.paths.input_dir else latest_output(cfg, "synth", SFT_FILE)
@@ -49,13 +49,8 @@ def run(cfg: DictConfig) -> dict:
     log.info("sft data: %s", stats.as_dict())
     if not examples:
         raise ValueError(f"no conversation of {data_path} fits in {max_len} tokens")
-    engine = build_engine(EngineSpec.from_cfg(cfg, model_path))
-    wb = init_wandb(cfg, out, job_type="sft")
-    t = cfg.trainer
-    hp = SFTHyper(lr=t.lr, lr_schedule=t.lr_schedule, warmup_ratio=t.warmup_ratio, epochs=t.epochs,
-                  global_batch_size=t.global_batch_size, micro_batch_size=cfg.model.micro_batch_size,
-                  save_every=t.save_every, seed=t.seed)
-    trainer = SFTTrainer(engine, examples, tokenizer.pad_token_id, hp, out / CHECKPOINTS, wb, file_sha(data_path))
+    engine = build_engine(EngineSpec(model_path, cfg.model, cfg.sft))
+    trainer = SFTTrainer(engine, examples, tokenizer.pad_token_id, cfg.sft, out / CHECKPOINTS, wb, file_sha(data_path))
 
     # loop
     state = trainer.fit()
@@ -67,5 +62,4 @@ def run(cfg: DictConfig) -> dict:
     if engine.dist.is_main:
         (out / "sft_stats.json").write_text(json.dumps(results, indent=1))
         wb.log({f"sft/{k}": v for k, v in stats.as_dict().items()}, step=state.step)
-    finish_wandb(wb)
     return {**results, "metric": state.last_loss}

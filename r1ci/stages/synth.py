@@ -20,15 +20,15 @@ import json
 import random
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig
-
-from r1ci.tracking import finish_wandb, init_wandb
+from r1ci.config import Config, RewardConfig
+from r1ci.tracking import NO_RUN
 from r1ci.rollout.conversation import trajectory_to_messages
 from r1ci.rollout.engines.base import Sampling
-from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
+from r1ci.rollout.loop import InterpreterFormatter, RolloutJob, Style, run_rollouts
 from r1ci.rollout.oracle import OracleEngine, oracle_scripts
-from r1ci.rollout.reward import RewardWeights, compute_reward
+from r1ci.rollout.reward import score_trajectory
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.runtime import output_dir, seed_everything
 from r1ci.sandbox import make_sandbox
@@ -37,14 +37,12 @@ from r1ci.tasks.mix import (derived_seed, eval_only_tasks, load_items, select_ta
                            use_data_dirs)
 
 
-def run(cfg: DictConfig) -> dict:
+def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     seed_everything(cfg.seed)
     out = output_dir(cfg)
     items = teacher_items(cfg)
-    wb = init_wandb(cfg, out, job_type="synth")
     trajs, jobs = asyncio.run(_generate(cfg, items))
-    weights = RewardWeights.from_cfg(cfg.rollout)
-    correct = [(t, j) for t, j in zip(trajs, jobs) if _keep(t, j.item, weights, cfg.teacher.keep_incorrect)]
+    correct = [(t, j) for t, j in zip(trajs, jobs) if _keep(t, j.item, cfg.rollout.reward, cfg.teacher.keep_incorrect)]
     kept = select(correct, cfg.teacher.max_per_task, cfg.teacher.multi_turn_weight, cfg.seed)
 
     with open(out / "sft.jsonl", "w") as f:
@@ -59,11 +57,10 @@ def run(cfg: DictConfig) -> dict:
                "synth/n_kept": len(kept), "synth/n_kept_multi_turn": sum(is_multi_turn(t) for t, _ in kept),
                "synth/n_infra_failed": sum(t.infra_failed for t in trajs)}
     wb.log(summary)
-    finish_wandb(wb)
     return {"out_dir": str(out), **{k.split("/")[1]: v for k, v in summary.items()}}
 
 
-def teacher_items(cfg: DictConfig) -> list[TaskItem]:
+def teacher_items(cfg: Config) -> list[TaskItem]:
     """The items synthesis answers, never one RL draws (r1ci.tasks.mix.training_items): the SFT share of
     the training items, or `teacher.items_per_task` fresh items of each task (their own seed), never a
     question of the train or test side (a small model memorises what it saw in SFT)."""
@@ -78,7 +75,7 @@ def teacher_items(cfg: DictConfig) -> list[TaskItem]:
             if it.question not in taken]
 
 
-async def _generate(cfg: DictConfig, items: list[TaskItem]) -> tuple[list[Trajectory], list[RolloutJob]]:
+async def _generate(cfg: Config, items: list[TaskItem]) -> tuple[list[Trajectory], list[RolloutJob]]:
     """Roll out the teacher over the items in the configured styles, through the real sandbox."""
     from transformers import AutoTokenizer
 
@@ -86,8 +83,10 @@ async def _generate(cfg: DictConfig, items: list[TaskItem]) -> tuple[list[Trajec
     from r1ci.rollout.engines import make_engine
 
     t = cfg.teacher
-    styles = [Style.from_cfg(cfg, s) for s in t.styles]
-    student_tok = AutoTokenizer.from_pretrained(resolve_model_path(cfg.model, cfg.paths.cache_dir))
+    styles = [Style.from_prompts(cfg.prompts, s) for s in t.styles]
+    student_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)
+    student_tok = AutoTokenizer.from_pretrained(student_path)
+    engine_cfg = cfg.engine  # the oracle's concurrency; a model teacher has its own engine
     if t.kind == "oracle":
         shapes = {"direct": t.shape_direct, "fix": t.shape_fix, "check": t.shape_check}
         scripts = oracle_scripts(items, shapes, cfg.seed)
@@ -96,15 +95,16 @@ async def _generate(cfg: DictConfig, items: list[TaskItem]) -> tuple[list[Trajec
         code_styles = [s for s in styles if s.mode == "interpreter"]
         jobs = [RolloutJob(items[i], code_styles[i % len(code_styles)], seed=i) for i in scripts]
     else:
-        engine = make_engine(cfg)
+        engine_cfg = t.engine
+        engine = make_engine(engine_cfg, cfg.model, student_path, cfg.seed)
         jobs = [RolloutJob(it, st, seed=(i * len(styles) + k) * t.samples_per_item + r)
                 for i, it in enumerate(items) for k, st in enumerate(styles) for r in range(t.samples_per_item)]
     fmt = InterpreterFormatter(engine.tokenizer, cfg.rollout.max_exec_output_tokens)
-    sampling = Sampling(temperature=cfg.engine.temperature, top_p=cfg.engine.top_p)
+    sampling = Sampling(temperature=engine_cfg.temperature, top_p=engine_cfg.top_p)
     try:
         async with make_sandbox(cfg.sandbox) as sandbox:
-            trajs = await run_rollouts(jobs, engine, sandbox, fmt, LoopLimits.from_cfg(cfg), sampling,
-                                       max_concurrency=cfg.engine.max_concurrency, desc="synth")
+            trajs = await run_rollouts(jobs, engine, sandbox, fmt, cfg.rollout, sampling,
+                                       max_concurrency=engine_cfg.max_concurrency, desc="synth")
     finally:
         engine.close()
     return trajs, jobs
@@ -114,12 +114,10 @@ def is_multi_turn(traj: Trajectory) -> bool:
     return traj.code_calls >= 2
 
 
-def _keep(traj: Trajectory, item: TaskItem, weights: RewardWeights, keep_incorrect: bool = False) -> bool:
+def _keep(traj: Trajectory, item: TaskItem, weights: RewardConfig, keep_incorrect: bool = False) -> bool:
     """Well formed and correct (paper); well formed only with `teacher.keep_incorrect` (its ablation)."""
-    if traj.infra_failed:
-        return False
-    traj.reward = compute_reward(traj, item, weights)
-    return traj.reward.well_formed and (traj.reward.correct or keep_incorrect)
+    reward = score_trajectory(traj, item, weights)
+    return reward is not None and reward.well_formed and (reward.correct or keep_incorrect)
 
 
 def select(pairs: list[tuple[Trajectory, RolloutJob]], cap: int, multi_turn_weight: float,

@@ -1,6 +1,6 @@
 """DeepSpeed backend of TrainEngine: ZeRO 0-3, bf16 on GPU, fp32 + gloo on CPU (stack-notes.md).
 
-Imported only when trainer.backend=deepspeed. Before `import deepspeed` it points DeepSpeed at its CPU
+Imported only when backend=deepspeed. Before `import deepspeed` it points DeepSpeed at its CPU
 accelerator on machines without CUDA, and at the op cache scripts/setup.sh warmed (the CPU comm op is
 JIT-compiled on first use: 2-4 min cold).
 """
@@ -33,10 +33,10 @@ logging.getLogger("DeepSpeed").setLevel(logging.WARNING)  # its INFO lines drown
 def ds_config(spec: EngineSpec) -> dict[str, Any]:
     """The DeepSpeed config, fully specified (no "auto" values: nothing here fills them in)."""
     return {
-        "train_micro_batch_size_per_gpu": spec.micro_batch_size,
-        "gradient_accumulation_steps": spec.grad_accum,
-        "gradient_clipping": spec.grad_clip,
-        "zero_optimization": {"stage": spec.zero_stage, "stage3_gather_16bit_weights_on_model_save": True},
+        "train_micro_batch_size_per_gpu": spec.model.micro_batch_size,
+        "gradient_accumulation_steps": spec.train.gradient_accumulation_steps,
+        "gradient_clipping": spec.train.grad_clip,
+        "zero_optimization": {"stage": spec.model.zero_stage, "stage3_gather_16bit_weights_on_model_save": True},
         "bf16": {"enabled": spec.dtype == "bfloat16"},
         "fp16": {"enabled": spec.dtype == "float16"},
         "zero_allow_untested_optimizer": True,  # the client torch AdamW (no fused-Adam JIT build)
@@ -58,7 +58,7 @@ class DeepSpeedEngine(TrainEngine):
                                    auto_mpi_discovery=False)
         # Each rank loads the whole model, then ZeRO partitions it (14B bf16: 28 GB of host RAM per rank
         # for a moment). Partition-on-load (transformers' HfDeepSpeedConfig) would need `accelerate`.
-        model = load_model(spec)
+        model = load_model(spec, spec.dtype)
         optimizer = make_optimizer(model, spec)
         engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=ds_config(spec))
         return cls(spec, engine, dist, device)
@@ -71,7 +71,7 @@ class DeepSpeedEngine(TrainEngine):
         # number of micro-batches (the last one of an epoch is short). Loss scaling is the caller's.
         self.ds.set_gradient_accumulation_boundary(last_micro_batch)
         self.ds.backward(loss, scale_wrt_gas=False)
-        if last_micro_batch and self.spec.zero_stage == 0:
+        if last_micro_batch and self.spec.model.zero_stage == 0:
             # ZeRO-0 with an fp32 client optimizer records no norm; grads are all-reduced by now.
             grads = [p.grad for p in self.module.parameters() if p.grad is not None]
             self._pre_step_norm = float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
@@ -87,7 +87,7 @@ class DeepSpeedEngine(TrainEngine):
         return float("nan") if norm is None else norm
 
     def iter_weights(self, bucket_mb: int = 512) -> Iterator[tuple[str, torch.Tensor]]:
-        if self.spec.zero_stage != 3:  # ZeRO 0-2: every rank holds whole parameters
+        if self.spec.model.zero_stage != 3:  # ZeRO 0-2: every rank holds whole parameters
             yield from super().iter_weights(bucket_mb)
             return
         named = self.module.state_dict(keep_vars=True).items()  # params and buffers, tied names included

@@ -1,6 +1,6 @@
 """One training-engine abstraction for SFT and GRPO: token logprobs in, loss backward, step, save, load.
 
-    engine = build_engine(EngineSpec.from_cfg(cfg, model_path))
+    engine = build_engine(EngineSpec(model_path, cfg.model, cfg.sft))   # typed configs (r1ci.config)
     for micro in step_batches:                       # any number of micro-batches per optimiser step
         logp = engine.forward_logprobs(ids, attention_mask)            # [B, T-1], float32
         engine.backward(loss_of(logp), last_micro_batch=micro is last) # caller scales the loss
@@ -10,7 +10,7 @@
     engine.full_state_dict()                          # consolidated weights on CPU: export, tests
     engine.save_pretrained(out_dir, tokenizer)        # HF format, loadable by transformers and vLLM
 
-Backends (chosen once, by `trainer.backend`): `deepspeed` (ZeRO 0-3 from model.zero_stage; bf16 on GPU,
+Backends (chosen once, by `sft.backend` / `grpo.backend`): `deepspeed` (ZeRO 0-3 from model.zero_stage; bf16 on GPU,
 fp32 on CPU with gloo; world size 1 without a launcher, or torchrun/SLURM via r1ci.distributed) and
 `torch` (plain AdamW, one process) for machines where DeepSpeed cannot be installed.
 
@@ -31,6 +31,7 @@ from typing import Any, Iterable, Iterator
 
 import torch
 
+from r1ci.config import ModelConfig, TrainConfig
 from r1ci.distributed import DistInfo, dist_info
 from r1ci.training import checkpoint as ckpt
 from r1ci.training.faults import kill_point
@@ -42,29 +43,17 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 @dataclass(frozen=True)
 class EngineSpec:
-    """What an engine needs, resolved from the config once (no cfg lookups inside the engine)."""
+    """What an engine is built from: the weights, the model's typed config and the stage's optimiser config
+    (cfg.sft or cfg.grpo). The engine reads its settings here and nowhere else."""
 
     model_path: str
-    backend: str  # deepspeed | torch
-    dtype: str  # training dtype actually used: the model's on GPU, float32 on CPU
-    zero_stage: int
-    micro_batch_size: int
-    grad_accum: int  # DeepSpeed bookkeeping only: the loop marks accumulation boundaries itself
-    grad_clip: float
-    weight_decay: float
-    gradient_checkpointing: bool
-    keep_checkpoints: int
-    adam_betas: tuple[float, float] = (0.9, 0.999)  # HF Trainer / LLaMA-Factory defaults (paper silent)
-    adam_eps: float = 1e-8
+    model: ModelConfig
+    train: TrainConfig
 
-    @classmethod
-    def from_cfg(cls, cfg: Any, model_path: str) -> EngineSpec:
-        m, t = cfg.model, cfg.trainer
-        dtype = m.dtype if torch.cuda.is_available() else "float32"  # CPU: no fast bf16 matmuls, fp32
-        return cls(model_path=model_path, backend=t.backend, dtype=dtype, zero_stage=m.zero_stage,
-                   micro_batch_size=m.micro_batch_size, grad_accum=t.gradient_accumulation_steps,
-                   grad_clip=t.grad_clip, weight_decay=t.weight_decay,
-                   gradient_checkpointing=m.gradient_checkpointing, keep_checkpoints=t.keep_checkpoints)
+    @property
+    def dtype(self) -> str:
+        """The training dtype: the model's on GPU, float32 on CPU (no fast bf16 matmuls there)."""
+        return self.model.dtype if torch.cuda.is_available() else "float32"
 
 
 class TrainEngine(ABC):
@@ -162,7 +151,7 @@ class TrainEngine(ABC):
         ckpt.save_rng(tag_dir, self.dist.rank)
         self.barrier()
         if self.dist.is_main:
-            ckpt.write_state_and_publish(root, tag_dir, state, self.spec.keep_checkpoints)
+            ckpt.write_state_and_publish(root, tag_dir, state, self.spec.train.keep_checkpoints)
         self.barrier()
         return tag_dir
 
@@ -214,12 +203,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def load_model(spec: EngineSpec) -> torch.nn.Module:
+def load_model(spec: EngineSpec, dtype: str) -> torch.nn.Module:
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(spec.model_path, dtype=DTYPES[spec.dtype])
+    model = AutoModelForCausalLM.from_pretrained(spec.model_path, dtype=DTYPES[dtype])
     model.config.use_cache = False
-    if spec.gradient_checkpointing:
+    if spec.model.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model
 
@@ -235,15 +224,16 @@ def make_optimizer(model: torch.nn.Module, spec: EngineSpec) -> torch.optim.Opti
         if p.requires_grad:
             ndim = len(getattr(p, "ds_shape", p.shape))  # ZeRO-3 partitions params into flat shards
             (decay if ndim >= 2 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": spec.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=0.0, betas=spec.adam_betas, eps=spec.adam_eps)
+    t = spec.train
+    groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=0.0, betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_eps)
 
 
 def build_engine(spec: EngineSpec) -> TrainEngine:
-    """The engine `spec.backend` names: DeepSpeed wherever it installs, plain torch otherwise."""
-    if spec.backend not in BACKENDS:
-        raise ValueError(f"unknown backend {spec.backend!r}; expected one of {BACKENDS}")
-    if spec.backend == "deepspeed":
+    """The engine `spec.train.backend` names: DeepSpeed wherever it installs, plain torch otherwise."""
+    if spec.train.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {spec.train.backend!r}; expected one of {BACKENDS}")
+    if spec.train.backend == "deepspeed":
         from r1ci.training.ds_engine import DeepSpeedEngine  # imports deepspeed: only when chosen
 
         return DeepSpeedEngine.create(spec)

@@ -6,7 +6,7 @@
   -> push weights to vLLM -> verify the push -> log -> checkpoint.
 
 By default one optimiser step per batch: the policy that sampled a batch is the one being updated, so the
-PPO ratio is 1 (old_logp = logp.detach()). With trainer.updates_per_batch = U > 1 the batch is split into U
+PPO ratio is 1 (old_logp = logp.detach()). With grpo.updates_per_batch = U > 1 the batch is split into U
 mini-batches, one optimiser step each, against the log-probs of the pre-update policy: the clip then
 bounds the later steps (policy/clip_frac, policy/ratio_abs_dev). What we monitor as well is the ratio between the trainer's and vLLM's log-probs of the sampled tokens: far
 from 1 means the engines disagree (a sync bug), which raises an alarm.
@@ -25,11 +25,12 @@ from typing import Any, Callable, Iterator
 import torch
 
 from r1ci import requeue
+from r1ci.config import GRPOConfig, RewardConfig, RolloutConfig
 from r1ci.curriculum.sampler import Schedule, batch_indices
 from r1ci.tracking import StepLog
 from r1ci.rollout.engines.base import Engine, Sampling
-from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
-from r1ci.rollout.reward import RewardWeights, compute_reward
+from r1ci.rollout.loop import InterpreterFormatter, RolloutJob, Style, run_rollouts
+from r1ci.rollout.reward import score_trajectory
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.tasks import TaskItem
 from r1ci.training.engine import TrainEngine
@@ -44,41 +45,6 @@ from r1ci.training.step_end import end_of_step
 from r1ci.training.weight_sync import push_and_verify
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GRPOHyper:
-    lr: float
-    lr_schedule: str
-    warmup_ratio: float
-    steps: int
-    prompts_per_step: int
-    group_size: int
-    kl_coef: float
-    clip_eps: float
-    temperature: float
-    loss_agg: str
-    std_normalize: bool
-    micro_batch_size: int
-    save_every: int
-    seed: int
-    sync_tolerance: float
-    max_sandbox_error_rate: float
-    max_abs_log_ratio: float
-    alarm_hard_stop: bool
-    filter_zero_variance: bool = False
-    updates_per_batch: int = 1
-    mask_interpreter: bool = True
-    sync_bucket_mb: int = 512
-
-    @classmethod
-    def from_cfg(cls, cfg: Any, steps: int) -> "GRPOHyper":
-        t = cfg.trainer
-        return cls(t.lr, t.lr_schedule, t.warmup_ratio, steps, t.global_batch_size, t.group_size, t.kl_coef,
-                   t.clip_eps, t.temperature, t.loss_agg, t.std_normalize, cfg.model.micro_batch_size,
-                   t.save_every, t.seed, t.sync_tolerance, t.max_sandbox_error_rate, t.max_abs_log_ratio,
-                   t.alarm_hard_stop, cfg.curriculum.filter_zero_variance, t.updates_per_batch,
-                   cfg.rollout.mask_interpreter, t.sync_bucket_mb)
 
 
 @dataclass
@@ -100,13 +66,13 @@ class Rollouts:
     rewards: list[float]  # per trajectory (0 for infra-failed ones, which are dropped)
     kept: list[int]  # indices of trajectories in groups without infra errors
     groups_dropped: int
-    groups_filtered: int = 0  # zero-variance groups removed from `kept` (curriculum.filter_zero_variance)
+    groups_filtered: int = 0  # zero-variance groups removed from `kept` (grpo.filter_zero_variance)
 
 
 @dataclass
 class EngineReference:
     """The frozen KL reference as host-memory weights, scored on the rollout engine
-    (trainer.ref_on_rollout_engine): no second model on the training devices. It costs one extra weight
+    (grpo.ref_on_rollout_engine): no second model on the training devices. It costs one extra weight
     push per step; the policy goes back with the step's own push, which is verified as always."""
 
     weights: dict[str, torch.Tensor]
@@ -142,11 +108,12 @@ class PhaseTimer:
 class GRPOTrainer:
     def __init__(self, *, engine: TrainEngine, rollout_engine: Engine, sandbox: Any, reference: Any | None,
                  items: list[TaskItem], schedule: Schedule, style: Style, fmt: InterpreterFormatter,
-                 limits: LoopLimits, weights: RewardWeights, hp: GRPOHyper, ckpt_root: Path, wandb_run: Any,
+                 rollout_config: RolloutConfig, grpo: GRPOConfig, steps: int, ckpt_root: Path, wandb_run: Any,
                  pad_id: int, history_path: Path | None = None):
         self.engine, self.rollout_engine, self.sandbox, self.reference = engine, rollout_engine, sandbox, reference
-        self.items, self.schedule, self.style, self.fmt, self.limits = items, schedule, style, fmt, limits
-        self.weights, self.hp, self.ckpt_root, self.run, self.pad_id = weights, hp, ckpt_root, wandb_run, pad_id
+        self.items, self.schedule, self.style, self.fmt = items, schedule, style, fmt
+        self.rollout_config, self.grpo, self.steps = rollout_config, grpo, steps  # steps: grpo.total_steps(curriculum)
+        self.ckpt_root, self.run, self.pad_id = ckpt_root, wandb_run, pad_id
         self.history_path = history_path  # every step's metrics, across resumes (StepLog)
         cfg = engine.module.config
         self._shape = (engine.n_params, cfg.num_hidden_layers, cfg.hidden_size)  # for the update's FLOPs
@@ -157,10 +124,10 @@ class GRPOTrainer:
     async def fit(self) -> GRPOState:
         state = self.resume_or_start()
         step_log = StepLog(self.history_path, state.step, enabled=self.engine.dist.is_main) if self.history_path else None
-        await push_and_verify(self.engine, self.rollout_engine, self.hp.sync_tolerance,  # resumed weights too
-                              bucket_mb=self.hp.sync_bucket_mb)
+        await push_and_verify(self.engine, self.rollout_engine, self.grpo.sync_tolerance,  # resumed weights too
+                              bucket_mb=self.grpo.sync_bucket_mb)
         with requeue.deferred():
-            while state.step < self.hp.steps:
+            while state.step < self.steps:
                 metrics = await self.train_step(state)
                 state.step += 1
                 if hasattr(self.schedule, "state_dict"):
@@ -170,10 +137,10 @@ class GRPOTrainer:
                     step_log.append(state.step, metrics)
                 self.run.log({k: v for k, v in metrics.items() if k != "data/prompts"}, step=state.step)
                 log.info("rl step %d/%d reward %.3f acc %.3f kl %.2e sync %.1e (%.1fs)", state.step,
-                         self.hp.steps, metrics["reward/mean"], metrics["reward/accuracy"],
+                         self.steps, metrics["reward/mean"], metrics["reward/accuracy"],
                          metrics["policy/kl"], metrics["sync/max_abs_diff"], metrics["time/step"])
-                end_of_step(self.engine, self.ckpt_root, state.step, is_last=state.step == self.hp.steps,
-                            save_every=self.hp.save_every, state=asdict(state), wandb_run=self.run)
+                end_of_step(self.engine, self.ckpt_root, state.step, is_last=state.step == self.steps,
+                            save_every=self.grpo.save_every, state=asdict(state), wandb_run=self.run)
         return state
 
     async def train_step(self, state: GRPOState) -> dict[str, float]:
@@ -186,8 +153,8 @@ class GRPOTrainer:
             state.curriculum_stage = stage
         with timer("rollout"):
             ro = await self.rollout(state.step)
-        batch = drop_zero_variance(ro, self.hp.group_size) if self.hp.filter_zero_variance else ro
-        ro_metrics = rollout_metrics(ro, self.hp.group_size, self.engine.all_reduce)  # the whole step's
+        batch = drop_zero_variance(ro, self.grpo.group_size) if self.grpo.filter_zero_variance else ro
+        ro_metrics = rollout_metrics(ro, self.grpo.group_size, self.engine.all_reduce)  # the whole step's
         filtered = self.engine.all_reduce_sum(batch.groups_filtered)
         state.groups_dropped += int(ro_metrics["rollout/groups_dropped"])
         state.groups_filtered += int(filtered)
@@ -196,8 +163,8 @@ class GRPOTrainer:
         with timer("update"):
             loss_metrics = self.update(batch, state.step, ref_rows)
         with timer("sync"):
-            check = await push_and_verify(self.engine, self.rollout_engine, self.hp.sync_tolerance,
-                                          seed=state.step, bucket_mb=self.hp.sync_bucket_mb)
+            check = await push_and_verify(self.engine, self.rollout_engine, self.grpo.sync_tolerance,
+                                          seed=state.step, bucket_mb=self.grpo.sync_bucket_mb)
         flops = loss_metrics.pop("train/flops")  # the update's FLOPs of all ranks: its TFLOP/s below
         ids = [t.item_id for t in ro.trajectories]
         prompts = sorted({i for rank_ids in self.engine.all_gather_objects(ids) for i in rank_ids})
@@ -218,16 +185,16 @@ class GRPOTrainer:
     # ---- phases ----
     async def rollout(self, step: int) -> Rollouts:
         """G rollouts per prompt of this rank's share of the step's prompts; rewards; infra filter."""
-        batch = batch_indices(self.schedule, step, self.hp.prompts_per_step, self.hp.seed)
+        batch = batch_indices(self.schedule, step, self.grpo.global_batch_size, self.grpo.seed)
         # Prompts are dealt round-robin to the rollout engines: one per rank, or one per group of `tp`
         # consecutive ranks when the model is split over them (its leader rolls out, the others mirror).
-        tp, rank, g = self.rollout_engine.tp_ranks, self.engine.dist.rank, self.hp.group_size
+        tp, rank, g = self.rollout_engine.tp_ranks, self.engine.dist.rank, self.grpo.group_size
         mine = list(range(rank // tp, len(batch), self.engine.dist.world_size // tp))
         # seeds follow a prompt's place in the whole step's batch: any number of ranks samples the same
-        jobs = [RolloutJob(self.items[batch[k]], self.style, seed=(step * self.hp.prompts_per_step + k) * g + j)
+        jobs = [RolloutJob(self.items[batch[k]], self.style, seed=(step * self.grpo.global_batch_size + k) * g + j)
                 for k in mine for j in range(g)]
         trajs = await self.rollout_engine.lead(lambda: run_rollouts(
-            jobs, self.rollout_engine, self.sandbox, self.fmt, self.limits, Sampling(temperature=self.hp.temperature),
+            jobs, self.rollout_engine, self.sandbox, self.fmt, self.rollout_config, Sampling(temperature=self.grpo.temperature),
             desc=None, on_done=lambda _: kill_point("rollout", step + 1)))
         if tp > 1:  # each rank of the group trains on every tp-th of its prompts
             trajs = self.rollout_engine.share(trajs)
@@ -236,7 +203,7 @@ class GRPOTrainer:
             jobs, trajs = ([x[p * g + j] for p in share for j in range(g)] for x in (jobs, trajs))
         prompts = [batch[k] for k in mine]
         self.rollout_engine.sleep()  # the update gets its memory; the sync wakes it (weight_sync.py)
-        ro = score_groups(trajs, [j.item for j in jobs], self.hp.group_size, self.weights)
+        ro = score_groups(trajs, [j.item for j in jobs], self.grpo.group_size, self.rollout_config.reward)
         if hasattr(self.schedule, "observe"):
             self._observe(ro, [i for i in prompts for _ in range(g)])
         return ro
@@ -254,11 +221,11 @@ class GRPOTrainer:
 
     async def engine_reference_logprobs(self, ro: Rollouts) -> dict[int, list[float]] | None:
         """Reference log-probs of the kept trajectories from the rollout engine (EngineReference only)."""
-        if not isinstance(self.reference, EngineReference) or not ro.kept or self.hp.kl_coef == 0:
+        if not isinstance(self.reference, EngineReference) or not ro.kept or self.grpo.kl_coef == 0:
             return None
         engine = self.rollout_engine
         if engine.tp_ranks > 1:
-            raise NotImplementedError("trainer.ref_on_rollout_engine with vLLM tensor parallel across ranks")
+            raise NotImplementedError("grpo.ref_on_rollout_engine with vLLM tensor parallel across ranks")
         engine.wake_up(["weights"])
         engine.update_weights(self.reference.weights)
         engine.wake_up(["kv_cache"])
@@ -271,20 +238,20 @@ class GRPOTrainer:
         kept groups. `ref_rows`: reference log-probs per trajectory when the rollout engine scored them
         (else the frozen model does). With one update the sampling policy is the one updated (ratio 1);
         with more, the later mini-batches see a moved policy and the clip bounds how far it goes."""
-        lr = lr_at(step, peak_lr=self.hp.lr, total_steps=self.hp.steps,
-                   warmup_steps=warmup_steps_for(self.hp.steps, self.hp.warmup_ratio), kind=self.hp.lr_schedule)
+        lr = lr_at(step, peak_lr=self.grpo.lr, total_steps=self.steps,
+                   warmup_steps=warmup_steps_for(self.steps, self.grpo.warmup_ratio), kind=self.grpo.lr_schedule)
         kept = ro.kept
         sums = dict.fromkeys(("loss", "kl", "clip", "logp", "log_ratio", "ratio_dev", "sampled", "flops", "grad_norm"),
                              0.0)
         most_kept = int(self.engine.all_reduce([len(kept)], "max")[0])
         if most_kept == 0:  # no rank has a trajectory to learn from: every rank skips the step
             return {"train/lr": lr, **self._update_metrics(sums, 1.0, 1)}
-        adv = (group_advantages(torch.tensor([ro.rewards[i] for i in kept]), self.hp.group_size,
-                                self.hp.std_normalize) if kept else torch.zeros(0))
+        adv = (group_advantages(torch.tensor([ro.rewards[i] for i in kept]), self.grpo.group_size,
+                                self.grpo.std_normalize) if kept else torch.zeros(0))
         examples = [SFTExample(t.item_id, t.task, tuple(t.token_ids),
-                               tuple(t.loss_mask if self.hp.mask_interpreter else t.response_mask))
+                               tuple(t.loss_mask if self.grpo.mask_interpreter else t.response_mask))
                     for t in (ro.trajectories[i] for i in kept)]
-        n_updates = min(self.hp.updates_per_batch, most_kept)  # the same on every rank; none empty everywhere
+        n_updates = min(self.grpo.updates_per_batch, most_kept)  # the same on every rank; none empty everywhere
         old = self._old_logprobs(examples) if n_updates > 1 else None
         tokens = 0.0
         for u in range(n_updates):  # mini-batch u: every n_updates-th trajectory, from u
@@ -313,7 +280,7 @@ class GRPOTrainer:
     def _micro_batches(self, examples: list[SFTExample], order: list[int]) -> list[MicroPlan]:
         """`order` in micro-batches, padded with loss-free dummies to the longest list of any rank: under
         ZeRO-3 every forward gathers parameters collectively, so all ranks must run as many."""
-        size = self.hp.micro_batch_size
+        size = self.engine.spec.model.micro_batch_size
         plans = [MicroPlan(tuple(order[j:j + size])) for j in range(0, len(order), size)]
         most = int(self.engine.all_reduce([len(plans)], "max")[0])
         return plans + [MicroPlan((0,), dummy=True)] * (most - len(plans))
@@ -341,8 +308,8 @@ class GRPOTrainer:
             mask = shift_mask(mb.loss_mask).to(self.engine.device)
             old_logp = logp.detach() if old is None else _stack(old, idx, logp.shape[1]).to(logp.device)
             ref = self._ref_logprobs(mb, [kept[i] for i in idx], ref_rows)
-            loss, parts = policy_loss(logp, old_logp, ref, adv[idx].to(logp.device), mask, self.hp.clip_eps,
-                                      self.hp.kl_coef, self.hp.loss_agg)
+            loss, parts = policy_loss(logp, old_logp, ref, adv[idx].to(logp.device), mask, self.grpo.clip_eps,
+                                      self.grpo.kl_coef, self.grpo.loss_agg)
             weight = self._micro_weight(mask, totals)
             self.engine.backward(loss * weight, last_micro_batch=last)
             trajs = [ro.trajectories[kept[i]] for i in idx]
@@ -387,13 +354,13 @@ class GRPOTrainer:
     def _micro_weight(self, mask: torch.Tensor, totals: dict[str, float]) -> float:
         """Turn a micro-batch mean into its share of the step's mean (DeepSpeed averages over ranks)."""
         world = self.engine.dist.world_size
-        if self.hp.loss_agg == "token_mean":
+        if self.grpo.loss_agg == "token_mean":
             return world * float(mask.sum()) / max(1.0, totals["tokens"])
         return world * float((mask.sum(dim=1) > 0).sum()) / max(1.0, totals["seqs"])
 
     def _ref_logprobs(self, mb, traj_idx: list[int], ref_rows: dict[int, list[float]] | None) -> torch.Tensor | None:
         """[B, T-1] reference log-probs of a micro-batch: pre-scored rows, or the frozen model's forward."""
-        if self.reference is None or self.hp.kl_coef == 0:
+        if self.reference is None or self.grpo.kl_coef == 0:
             return None
         if ref_rows is not None:
             return _shifted([ref_rows[i] for i in traj_idx], mb.input_ids.shape[1] - 1).to(self.engine.device)
@@ -403,15 +370,15 @@ class GRPOTrainer:
 
     def check_alarms(self, m: dict[str, float]) -> None:
         problems = []
-        if m["sandbox/bad_rate"] > self.hp.max_sandbox_error_rate:
-            problems.append(f"sandbox bad-status rate {m['sandbox/bad_rate']:.2f} > {self.hp.max_sandbox_error_rate}")
-        if m["policy/abs_log_ratio_vllm"] > self.hp.max_abs_log_ratio:
+        if m["sandbox/bad_rate"] > self.grpo.max_sandbox_error_rate:
+            problems.append(f"sandbox bad-status rate {m['sandbox/bad_rate']:.2f} > {self.grpo.max_sandbox_error_rate}")
+        if m["policy/abs_log_ratio_vllm"] > self.grpo.max_abs_log_ratio:
             problems.append(f"trainer/vLLM mean |log ratio| {m['policy/abs_log_ratio_vllm']:.3f} > "
-                            f"{self.hp.max_abs_log_ratio}")
+                            f"{self.grpo.max_abs_log_ratio}")
         for p in problems:
             log.warning("ALARM: %s", p)
-        if problems and self.hp.alarm_hard_stop:
-            raise AlarmError("; ".join(problems) + " (trainer.alarm_hard_stop=false to only warn)")
+        if problems and self.grpo.alarm_hard_stop:
+            raise AlarmError("; ".join(problems) + " (grpo.alarm_hard_stop=false to only warn)")
 
     # ---- state ----
     def resume_or_start(self) -> GRPOState:
@@ -426,7 +393,7 @@ class GRPOTrainer:
 
 
 def score_groups(trajs: list[Trajectory], items: list[TaskItem], group_size: int,
-                 weights: RewardWeights) -> Rollouts:
+                 weights: RewardConfig) -> Rollouts:
     """Reward every trajectory of groups without sandbox infra errors; drop and count the others.
 
     An infra error is the sandbox's failure, not the model's: scoring it 0 would skew the group's
@@ -439,9 +406,8 @@ def score_groups(trajs: list[Trajectory], items: list[TaskItem], group_size: int
             dropped += 1
             rewards += [0.0] * len(group)
             continue
-        for t, item in zip(group, items[start:start + group_size]):
-            t.reward = compute_reward(t, item, weights)
-            rewards.append(t.reward.total)
+        group_items = items[start:start + group_size]
+        rewards += [score_trajectory(t, item, weights).total for t, item in zip(group, group_items)]
         kept += range(start, start + len(group))
     return Rollouts(trajs, rewards, kept, dropped)
 
@@ -515,11 +481,4 @@ def rollout_metrics(ro: Rollouts, group_size: int,
     return {**m, **{f"sandbox/{s}": c[s] for s in STATUSES}}
 
 
-def steps_for(cfg: Any) -> int:
-    """trainer.steps, or n_stages x steps_per_stage from the curriculum when 0 (paper: 4 x 150)."""
-    if cfg.trainer.steps:
-        return int(cfg.trainer.steps)
-    return int(cfg.curriculum.n_stages * cfg.curriculum.steps_per_stage)
-
-
-__all__ = ["EngineReference", "GRPOHyper", "GRPOState", "GRPOTrainer", "rollout_metrics", "steps_for"]
+__all__ = ["EngineReference", "GRPOState", "GRPOTrainer", "rollout_metrics"]

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from r1ci import requeue
+from r1ci.config import SFTConfig
 from r1ci.training.engine import TrainEngine
 from r1ci.training.losses import masked_nll_sum, shift_mask
 from r1ci.training.metrics import peak_flops, train_flops
@@ -31,20 +32,6 @@ from r1ci.training.step_end import end_of_step
 from r1ci.training.sft_data import MicroPlan, SFTExample, StepPlan, collate, plan_epoch, steps_per_epoch
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SFTHyper:
-    """The loop's knobs, read from cfg.trainer / cfg.model once by the stage."""
-
-    lr: float
-    lr_schedule: str
-    warmup_ratio: float
-    epochs: int
-    global_batch_size: int
-    micro_batch_size: int
-    save_every: int
-    seed: int
 
 
 @dataclass
@@ -90,11 +77,11 @@ class StepMetrics:
 
 
 class SFTTrainer:
-    def __init__(self, engine: TrainEngine, examples: list[SFTExample], pad_id: int, hp: SFTHyper,
+    def __init__(self, engine: TrainEngine, examples: list[SFTExample], pad_id: int, sft: SFTConfig,
                  ckpt_root: Path, wandb_run: Any, data_sha: str):
-        self.engine, self.examples, self.pad_id, self.hp = engine, examples, pad_id, hp
+        self.engine, self.examples, self.pad_id, self.sft = engine, examples, pad_id, sft
         self.ckpt_root, self.run, self.data_sha = ckpt_root, wandb_run, data_sha
-        self.steps_per_epoch = steps_per_epoch(len(examples), hp.global_batch_size)
+        self.steps_per_epoch = steps_per_epoch(len(examples), sft.global_batch_size)
         self._plans: dict[int, list[StepPlan]] = {}
         cfg = engine.module.config
         self._shape = (engine.n_params, cfg.num_hidden_layers, cfg.hidden_size)
@@ -108,8 +95,8 @@ class SFTTrainer:
         with requeue.deferred(), logging_redirect_tqdm(), tqdm(
                 total=state.total_steps, initial=state.step, desc="sft", unit="step", disable=not main) as bar:
             while state.step < state.total_steps:
-                lr = lr_at(state.step, peak_lr=self.hp.lr, total_steps=state.total_steps,
-                           warmup_steps=state.warmup_steps, kind=self.hp.lr_schedule)
+                lr = lr_at(state.step, peak_lr=self.sft.lr, total_steps=state.total_steps,
+                           warmup_steps=state.warmup_steps, kind=self.sft.lr_schedule)
                 metrics = self.train_step(self.plan(state.step), lr)
                 state = self.advance(state, metrics)
                 self.run.log({**metrics.to_wandb(), "train/epoch": state.step / self.steps_per_epoch},
@@ -119,7 +106,7 @@ class SFTTrainer:
                 if main:
                     log.info(metrics.line(state.step, state.total_steps))
                 end_of_step(self.engine, self.ckpt_root, state.step, is_last=state.step == state.total_steps,
-                            save_every=self.hp.save_every, state=asdict(state), wandb_run=self.run)
+                            save_every=self.sft.save_every, state=asdict(state), wandb_run=self.run)
         return state
 
     def train_step(self, plan: StepPlan, lr: float) -> StepMetrics:
@@ -150,8 +137,8 @@ class SFTTrainer:
         epoch, index = divmod(step, self.steps_per_epoch)
         if epoch not in self._plans:
             self._plans = {epoch: plan_epoch(
-                self.examples, epoch=epoch, seed=self.hp.seed, global_batch=self.hp.global_batch_size,
-                micro_batch=self.hp.micro_batch_size, rank=self.engine.dist.rank,
+                self.examples, epoch=epoch, seed=self.sft.seed, global_batch=self.sft.global_batch_size,
+                micro_batch=self.engine.spec.model.micro_batch_size, rank=self.engine.dist.rank,
                 world_size=self.engine.dist.world_size)}
         return self._plans[epoch][index]
 
@@ -162,9 +149,9 @@ class SFTTrainer:
                            "tokens_seen": state.tokens_seen + m.n_tokens, "last_loss": m.loss})
 
     def resume_or_start(self) -> SFTState:
-        total = self.steps_per_epoch * self.hp.epochs
+        total = self.steps_per_epoch * self.sft.epochs
         fresh = SFTState(step=0, epoch=0, step_in_epoch=0, total_steps=total,
-                         warmup_steps=warmup_steps_for(total, self.hp.warmup_ratio), data_sha=self.data_sha,
+                         warmup_steps=warmup_steps_for(total, self.sft.warmup_ratio), data_sha=self.data_sha,
                          wandb_run_id=getattr(self.run, "id", None))
         saved = self.engine.load_checkpoint(self.ckpt_root)
         if saved is None:

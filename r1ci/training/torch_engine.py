@@ -7,7 +7,6 @@ tested against (same data, same schedule -> the same weights up to float noise).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,9 @@ class TorchEngine(TrainEngine):
     def create(cls, spec: EngineSpec) -> TorchEngine:
         dist, device = setup_distributed()
         if dist.world_size > 1:
-            raise RuntimeError("trainer.backend=torch runs one process; use trainer.backend=deepspeed for more")
+            raise RuntimeError("backend=torch runs one process; use sft.backend / grpo.backend=deepspeed for more")
         # Master weights stay fp32; bf16 only as autocast on GPU (no fp32 copy kept by an optimizer here).
-        model = load_model(replace(spec, dtype="float32")).to(device)
+        model = load_model(spec, "float32").to(device)
         return cls(spec, model, make_optimizer(model, spec), dist, device)
 
     def _forward(self, **inputs: torch.Tensor) -> Any:
@@ -43,7 +42,7 @@ class TorchEngine(TrainEngine):
     def step(self, lr: float) -> float:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        clip = self.spec.grad_clip if self.spec.grad_clip > 0 else float("inf")
+        clip = self.spec.train.grad_clip if self.spec.train.grad_clip > 0 else float("inf")
         norm = torch.nn.utils.clip_grad_norm_(self.module.parameters(), clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)

@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from r1ci.config import ConfigError, compose
+from r1ci.config import ConfigError, RolloutConfig, compose, validate
 from r1ci.rollout.engines.base import Sampling
 from r1ci.rollout.engines.chatml import parse_chatml, split_assistant_turn
 from r1ci.rollout.engines.openai_engine import OpenAIEngine, OpenAIError
@@ -222,16 +222,17 @@ async def test_openai_chat_mode_multi_turn(hf_engine, openai_server_url):
 
 async def test_openai_engine_in_the_rollout_loop_matches_hf(hf_engine, openai_server_url, tiny_model_path):
     from r1ci.rollout.engines import make_engine
-    from r1ci.rollout.loop import InterpreterFormatter, LoopLimits, RolloutJob, Style, run_rollouts
+    from r1ci.rollout.loop import InterpreterFormatter, RolloutJob, Style, run_rollouts
     from r1ci.tasks import TaskItem
 
     cfg = compose(["engine=openai", f"engine.base_url={openai_server_url}", "engine.api_model=tiny"])
-    api = make_engine(cfg, model_path=str(tiny_model_path))
+    api = make_engine(cfg.engine, cfg.model, str(tiny_model_path), cfg.seed)
     assert isinstance(api, OpenAIEngine) and api.mode == "completions"
     style = Style("text", "text_only", "You are a helpful assistant.")
     items = [TaskItem(f"q{i}", "t", f"What is {i} + 1?", str(i + 1)) for i in range(3)]
     jobs = [RolloutJob(item, style, seed=i) for i, item in enumerate(items)]
-    fmt, limits = InterpreterFormatter(hf_engine.tokenizer, 32), LoopLimits(max_tokens_per_turn=12)
+    fmt = InterpreterFormatter(hf_engine.tokenizer, 32)
+    limits = RolloutConfig(max_response_tokens=6144, max_tokens_per_turn=12)
     runs = [await run_rollouts(jobs, e, None, fmt, limits, Sampling(temperature=1.0), desc=None)
             for e in (hf_engine, api)]
     assert [t.token_ids for t in runs[0]] == [t.token_ids for t in runs[1]]
@@ -239,8 +240,10 @@ async def test_openai_engine_in_the_rollout_loop_matches_hf(hf_engine, openai_se
 
 
 def test_openai_config_keys_are_checked(tiny_model_path):
-    cfg = compose(["engine=openai", "engine.api_mode=chat", "engine.api_dialect=openai"])
-    api = OpenAIEngine.from_cfg(cfg.engine, tokenizer_path=str(tiny_model_path))
+    from r1ci.rollout.engines import make_engine
+
+    cfg = validate(compose(["engine=openai", "engine.api_mode=chat", "engine.api_dialect=openai"]))
+    api = make_engine(cfg.engine, cfg.model, str(tiny_model_path), cfg.seed)
     assert (api.mode, api.dialect, api.model) == ("chat", "openai", str(tiny_model_path))
     for key, bad in [("api_mode", "stream"), ("api_dialect", "anthropic"), ("api_max_retries", "-1")]:
         with pytest.raises(ConfigError, match=f"engine.{key}"):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from fakes import LENGTH, FlakySandbox, ScriptedEngine
 
+from r1ci.config import RolloutConfig
 from r1ci.rollout.engines.base import Sampling
-from r1ci.rollout.loop import RESULTS_PREFIX, InterpreterFormatter, LoopLimits, Style, run_trajectory
+from r1ci.rollout.loop import RESULTS_PREFIX, InterpreterFormatter, Style, run_trajectory
 from r1ci.rollout.reward import compute_reward
 from r1ci.tasks import get_task
 
@@ -23,7 +24,8 @@ def code_turn(code: str, lead: str = "Let me compute.") -> str:
     return f"{lead}\n```python\n{code}\n```\n"
 
 
-async def rollout(tok, sandbox, turns, item, style=INTERP, limits=LoopLimits(max_tokens_per_turn=256)):
+async def rollout(tok, sandbox, turns, item, style=INTERP,
+                  limits=RolloutConfig(max_response_tokens=6144, max_tokens_per_turn=256)):
     engine = ScriptedEngine(tok, turns)
     traj = await run_trajectory(item, style, engine, sandbox, InterpreterFormatter(tok, 64), limits,
                                 Sampling(temperature=1.0, seed=7))
@@ -98,7 +100,7 @@ async def test_infra_error_flags_the_trajectory(tiny_tokenizer, sandbox, item):
 
 async def test_more_than_max_code_calls_stops(tiny_tokenizer, sandbox, item):
     turns = [code_turn(f"print({i})") for i in range(10)] + [f"<<<{item.answer}>>>"]
-    limits = LoopLimits(max_code_calls=8, max_turns=20, max_tokens_per_turn=256)
+    limits = RolloutConfig(max_response_tokens=6144, max_code_calls=8, max_turns=20, max_tokens_per_turn=256)
     traj, engine = await rollout(tiny_tokenizer, sandbox, turns, item, limits=limits)
     check_invariants(traj, engine)
     assert traj.code_calls == 8 and traj.turns == 9 and traj.finish == "max_code_calls"
@@ -158,7 +160,8 @@ async def test_sft_tokenisation_matches_the_rollout_layout(tiny_tokenizer, sandb
 async def test_trajectory_cut_after_a_code_call_is_not_well_formed(tiny_tokenizer, sandbox, item):
     """A candidate answer followed by a code block that the budget cuts off is unfinished work."""
     turns = [code_turn(f"print({item.answer!r})"), code_turn("print('check')", f"Candidate <<<{item.answer}>>>.")]
-    traj, _ = await rollout(tiny_tokenizer, sandbox, turns, item, limits=LoopLimits(max_turns=2))
+    limits = RolloutConfig(max_response_tokens=6144, max_turns=2)
+    traj, _ = await rollout(tiny_tokenizer, sandbox, turns, item, limits=limits)
     assert traj.finish == "max_turns" and traj.final_answer == item.answer
     r = compute_reward(traj, item)
     assert r.correct and not r.well_formed and r.total == pytest.approx(0.9)
@@ -199,7 +202,7 @@ async def test_a_closed_bare_block_is_never_executed(tiny_tokenizer, sandbox, it
 # ---- token budgets: a segment may use the whole remaining response budget ----
 
 async def test_segments_get_the_remaining_response_budget_by_default(tiny_tokenizer, sandbox, item):
-    limits = LoopLimits(max_response_tokens=3000)  # more than the old 1024-token cap per segment
+    limits = RolloutConfig(max_response_tokens=3000)  # more than the old 1024-token cap per segment
     traj, engine = await rollout(tiny_tokenizer, sandbox, [code_turn("print(1)"), "<<<1>>>"], item, limits=limits)
     first, second = (call[1].max_tokens for call in engine.calls)
     assert first == 3000 and second == 3000 - (traj.segments[3].start - traj.prompt_len)
@@ -209,7 +212,7 @@ async def test_segments_get_the_remaining_response_budget_by_default(tiny_tokeni
 
 async def test_a_per_turn_cap_covers_the_whole_segment_across_continuations(tiny_tokenizer, sandbox, item):
     turn = "```\nx\n```\n" + code_turn("print(1)")
-    limits = LoopLimits(max_response_tokens=500, max_tokens_per_turn=200)
+    limits = RolloutConfig(max_response_tokens=500, max_tokens_per_turn=200)
     traj, engine = await rollout(tiny_tokenizer, sandbox, [turn, "<<<1>>>"], item, limits=limits)
     budgets = [call[1].max_tokens for call in engine.calls]
     sizes = [len(ids) for ids, _ in engine.calls]
@@ -229,7 +232,7 @@ def test_each_style_instruction_follows_the_question_and_text_only_never_mention
     for q in questions:
         assert q.endswith(ANSWER_INSTRUCTION) and not any(w in ANSWER_INSTRUCTION.lower() for w in code_words)
     for name in STYLES:
-        style = Style.from_cfg(cfg, name)
+        style = Style.from_prompts(cfg.prompts, name)
         user = style.user_message(questions[0])
         body = questions[0].removesuffix(ANSWER_INSTRUCTION)
         assert style.instruction and user == f"{body}\n\n{style.instruction} {ANSWER_INSTRUCTION.strip()}"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from r1ci.config import RolloutConfig
 from r1ci.rollout.engines.base import Sampling
 from r1ci.rollout.engines.scripted import TurnRegexEngine
-from r1ci.rollout.loop import (RESULTS_PREFIX, InterpreterFormatter, LoopLimits, RolloutJob, Style,
+from r1ci.rollout.loop import (RESULTS_PREFIX, InterpreterFormatter, RolloutJob, Style,
                                run_rollouts)
 from r1ci.rollout.reward import compute_reward
 from r1ci.tasks import get_task
@@ -18,6 +19,8 @@ from r1ci.tasks import get_task
 INTERP = Style("interpreter", "interpreter", "You may run code.")
 CODE_RE = r"Let me compute\.\n```python\nprint\([1-9][0-9]{0,3} \* [1-9][0-9]{0,3}\)\n```\n"
 ANSWER_RE = r"So <<<[1-9][0-9]{0,7}>>>"
+LIMITS = RolloutConfig(max_response_tokens=6144, max_tokens_per_turn=48)
+SHORT = RolloutConfig(max_response_tokens=6144, max_tokens_per_turn=32, max_turns=3)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ async def test_real_multi_turn_rollouts_keep_token_invariants(tiny_engine, sandb
     guided = TurnRegexEngine(tiny_engine, [CODE_RE, ANSWER_RE])
     fmt = InterpreterFormatter(tiny_engine.tokenizer, 64)
     jobs = [RolloutJob(it, INTERP, seed=100 + i) for i, it in enumerate(items)]
-    trajs = await run_rollouts(jobs, guided, sandbox, fmt, LoopLimits(max_tokens_per_turn=48),
+    trajs = await run_rollouts(jobs, guided, sandbox, fmt, LIMITS,
                                Sampling(temperature=1.0), desc=None)
     for i, traj in enumerate(trajs):
         assert [s.kind for s in traj.segments] == ["prompt", "model", "interpreter", "model"]
@@ -53,9 +56,9 @@ async def test_real_multi_turn_rollouts_keep_token_invariants(tiny_engine, sandb
 async def test_unconstrained_random_model_rollouts_are_well_defined(tiny_engine, sandbox, items):
     fmt = InterpreterFormatter(tiny_engine.tokenizer, 64)
     jobs = [RolloutJob(it, INTERP, seed=i) for i, it in enumerate(items)]
-    trajs = await run_rollouts(jobs, tiny_engine, sandbox, fmt, LoopLimits(max_tokens_per_turn=32, max_turns=3),
+    trajs = await run_rollouts(jobs, tiny_engine, sandbox, fmt, SHORT,
                                Sampling(temperature=1.0), desc=None)
-    again = await run_rollouts(jobs, tiny_engine, sandbox, fmt, LoopLimits(max_tokens_per_turn=32, max_turns=3),
+    again = await run_rollouts(jobs, tiny_engine, sandbox, fmt, SHORT,
                                Sampling(temperature=1.0), desc=None)
     for traj, twin in zip(trajs, again):
         assert traj.finish in ("answered", "no_answer", "max_tokens", "max_turns", "max_code_calls")

@@ -151,8 +151,8 @@ def test_preempted_sft_job_checkpoints_requeues_and_resumes(slurm_env, job_name,
     steps = 64 // 4 * 20  # global batch 4, 20 epochs
     out, returncode, stderr = _preempt_after_first_checkpoint(
         slurm_env, launch_cmd("stage=sft", f"paths.input_dir={data}", f"paths.root={tmp_path / 'runs'}",
-                              "trainer.global_batch_size=4", "model.micro_batch_size=4", "trainer.epochs=20",
-                              "trainer.save_every=40", "trainer.lr=1e-3", "trainer.backend=deepspeed",
+                              "sft.global_batch_size=4", "model.micro_batch_size=4", "sft.epochs=20",
+                              "sft.save_every=40", "sft.lr=1e-3", "sft.backend=deepspeed",
                               f"hydra.launcher.name={job_name}"),
         tmp_path / "runs", tmp_path, {"OMP_NUM_THREADS": "1"}, save_every=40)
     assert returncode == 0, stderr[-4000:]
@@ -172,8 +172,8 @@ def test_preempted_rl_job_resumes_to_the_uninterrupted_runs_steps_and_weights(sl
     metrics and the final weights equal those of the same run uninterrupted, bit for bit; one W&B run."""
     from safetensors.torch import load_file
 
-    args = ["stage=rl", *answering_model.overrides, "task_mix.n_train_per_task=12", "trainer.global_batch_size=3", "trainer.steps=10",
-            "trainer.save_every=2", "trainer.lr=1e-4", "trainer.backend=deepspeed"]
+    args = ["stage=rl", *answering_model.overrides, "task_mix.n_train_per_task=12", "grpo.global_batch_size=3", "grpo.steps=10",
+            "grpo.save_every=2", "grpo.lr=1e-4", "grpo.backend=deepspeed"]
     threads = {"OMP_NUM_THREADS": "1"}  # the same float reductions in both runs
     straight = run_launch(*args, f"paths.root={tmp_path / 'straight'}", env=threads)
     assert straight.returncode == 0, straight.stderr[-3000:]
@@ -202,7 +202,7 @@ def test_two_task_rl_job_splits_the_model_over_both_and_verifies_every_push(slur
     prompts, and every rank passes the weight check after every push. (The data-parallel layout, one
     engine per task, is the torchrun test's: tests/training/test_grpo_multirank.py.)"""
     proc = run_multirun(slurm_env, "stage=rl", *coding_model.overrides, "task_mix.n_train_per_task=12",
-                        "trainer.global_batch_size=4", "trainer.steps=2", "trainer.backend=deepspeed",
+                        "grpo.global_batch_size=4", "grpo.steps=2", "grpo.backend=deepspeed",
                         "model.zero_stage=3", "model.tensor_parallel_size=2", "hydra.launcher.tasks_per_node=2",
                         "logger=none", f"paths.root={tmp_path}", f"hydra.launcher.name={job_name}", timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from r1ci.config import compose
+from r1ci.config import compose, validate
 from r1ci.tracking import find_offline_runs, read_offline_run
 from r1ci.rollout.engines.base import GenOutput
 from r1ci.rollout.loop import Style
@@ -23,7 +23,7 @@ from r1ci.tasks import ANSWER_INSTRUCTION
 from r1ci.tasks.mix import build_task_data
 
 SMALL = ["task_mix=smoke", "task_mix.n_train_per_task=4", "task_mix.n_test_per_task=2",
-         "engine.max_tokens_per_turn=64", "model.max_response_len=256"]
+         "rollout.max_tokens_per_turn=64", "model.max_response_len=256"]
 TEMPERATURES = ("0.6", "1.0")
 
 
@@ -83,6 +83,29 @@ def test_eval_writes_table_csv_jsonl_metrics_and_wandb_run(sweep):
     assert run["summary"]["eval/text/n_scored"] == metrics["styles"]["text"]["n_scored"]
     logged = {k for h in run["history"] for k in h}
     assert "eval/per_task/_type" in logged  # the per-task W&B table
+    assert run["exit_code"] == 0  # launch.py's W&B life cycle finished it
+
+
+def test_a_stage_that_raises_marks_its_wandb_run_failed_and_closes_it(run_launch, tmp_path):
+    """One W&B life cycle, around the stage (launch.py): the run opens before the stage starts, and a stage
+    that raises (here: no SFT data) leaves it finished with exit code 1 before the error goes on, not at
+    interpreter exit (wandb's own atexit hook would only do that when the process dies)."""
+    from r1ci.stages import sft as sft_stage
+    from r1ci.tracking import wandb_run
+
+    missing = f"paths.input_dir={tmp_path / 'no_synth_here'}"
+    proc = run_launch("stage=sft", "logger=wandb", f"paths.root={tmp_path / 'cli'}", missing)
+    assert proc.returncode != 0 and "run stage=synth first" in proc.stderr
+    (run_file,) = find_offline_runs(tmp_path / "cli")  # opened by launch.py: the stage opens none itself
+    run = read_offline_run(run_file)
+    assert run["exit_code"] == 1 and run["config"]["stage"].get("value", run["config"]["stage"])["name"] == "sft"
+
+    cfg = validate(compose(["stage=sft", "logger=wandb", f"paths.root={tmp_path / 'here'}", missing]))
+    with pytest.raises(FileNotFoundError):
+        with wandb_run(cfg, tmp_path / "here", job_type="sft") as wb:
+            sft_stage.run(cfg, wb)
+    (run_file,) = find_offline_runs(tmp_path / "here")
+    assert read_offline_run(run_file)["exit_code"] == 1  # closed now, in this still-running process
 
 
 class OracleEngine:
@@ -141,9 +164,9 @@ def test_eval_stage_scores_self_checks_and_excludes_infra_errors(tmp_path, tiny_
     items, _ = eval_stage.load_items(cfg)
     engine = OracleEngine(AutoTokenizer.from_pretrained(tiny_model_path),
                           {it.question: it.answer for it in items})
-    monkeypatch.setattr(eval_stage, "make_engine", lambda cfg: engine)
+    monkeypatch.setattr(eval_stage, "make_engine", lambda *args: engine)
     monkeypatch.setattr(eval_stage, "make_sandbox", FlakySandbox)
-    result = eval_stage.run(cfg)
+    result = eval_stage.run(validate(cfg))
 
     assert engine.closed
     m = json.loads((tmp_path / "metrics.json").read_text())
@@ -240,7 +263,7 @@ def test_job_seeds_are_stable_and_distinct():
 def test_jobs_pair_styles_on_the_same_seeds():
     cfg = compose(["stage=eval", "logger=none"])
     items = build_task_data("gcd", 0, 2, 0).test
-    styles = [Style.from_cfg(cfg, s) for s in ("interpreter", "text")]
+    styles = [Style.from_prompts(cfg.prompts, s) for s in ("interpreter", "text")]
     jobs = eval_stage.make_jobs(items, styles, 3, seed=7)
     assert len(jobs) == 12 and [j.style.name for j in jobs[:6]] == ["interpreter"] * 6
     # the same question and sample gets the same seed in every style: a paired comparison

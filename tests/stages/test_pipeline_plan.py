@@ -5,31 +5,46 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 
+from r1ci.config import PipelineConfig
 from r1ci.stages.pipeline import plan
 
 
 def _steps(user, out="/runs/a", **pipeline):
-    p = OmegaConf.create({"synth_overrides": [], "sft_overrides": ["trainer.epochs=2"],
-                          "rl_overrides": ["trainer.steps=3"], "eval_task_mix": None, "cold_start": False,
-                          **pipeline})
     kind = next((o.split("=")[1] for o in user if o.startswith("curriculum=")), "staged")
-    return {s.name: s for s in plan(user, p, kind, Path(out), Path("/shared"))}
+    return {s.name: s for s in plan(user, PipelineConfig(**pipeline), kind, Path(out), Path("/shared"))}
 
 
 def test_steps_are_wired_to_their_predecessors():
-    s = _steps(["model=tiny"])
+    s = _steps(["model=tiny", "sft.epochs=2", "grpo.steps=3"])
     assert list(s) == ["prepare_data", "synth", "sft", "eval_untrained", "eval_sft", "potential", "rl", "eval_rl"]
     data, sft, pot, rl = s["prepare_data"].dir, s["sft"].dir, s["potential"].dir, s["rl"].dir
-    assert f"paths.input_dir={s['synth'].dir}" in s["sft"].overrides and "trainer.epochs=2" in s["sft"].overrides
+    assert f"paths.input_dir={s['synth'].dir}" in s["sft"].overrides and "sft.epochs=2" in s["sft"].overrides
     assert f"paths.input_dir={data}" in s["synth"].overrides
     assert f"model.path={sft / 'model'}" in s["eval_sft"].overrides
     assert not any(o.startswith("model.path") for o in s["eval_untrained"].overrides)
-    assert {f"trainer.init_model={sft / 'model'}", f"curriculum.potential_dir={pot}", "trainer.steps=3",
+    assert {f"grpo.init_model={sft / 'model'}", f"curriculum.potential_dir={pot}", "grpo.steps=3",
             "curriculum=staged"} <= set(s["rl"].overrides)  # the pipeline's curriculum reaches RL
     assert f"model.path={rl / 'model'}" in s["eval_rl"].overrides
-    assert all(o.split("=")[0] != "trainer.steps" for name in ("sft", "potential") for o in s[name].overrides)
+    assert f"grpo.init_model={sft / 'model'}" in s["potential"].overrides  # p of the model RL starts from
+
+
+def test_sft_and_grpo_overrides_reach_their_own_step_and_leave_the_others_shared():
+    """`python launch.py sft.lr=3e-3 grpo.lr=1e-4`: each reaches the step that reads it (and eval_rl, which
+    labels the run); every other step is the same as without them, so a sweep over either shares them."""
+    plain = _steps(["model=tiny"])
+    s = _steps(["model=tiny", "sft.lr=3e-3", "grpo.lr=1e-4", "curriculum.n_stages=3"])
+    have = {name: {o for o in step.overrides if o.startswith(("sft.", "grpo.lr", "curriculum.n"))}
+            for name, step in s.items()}
+    assert have == {"prepare_data": set(), "synth": set(), "sft": {"sft.lr=3e-3"}, "eval_untrained": set(),
+                    "eval_sft": set(), "potential": set(),
+                    "rl": {"sft.lr=3e-3", "grpo.lr=1e-4", "curriculum.n_stages=3"},
+                    "eval_rl": {"sft.lr=3e-3", "grpo.lr=1e-4", "curriculum.n_stages=3"}}
+    assert all(s[n].dir == plain[n].dir for n in ("prepare_data", "synth", "eval_untrained"))
+    assert s["sft"].dir != plain["sft"].dir  # and so every step fed by the SFT model
+    assert s["potential"].overrides != plain["potential"].overrides
+    grpo_only = _steps(["model=tiny", "grpo.lr=1e-4"])
+    assert all(grpo_only[n].dir == plain[n].dir for n in ("prepare_data", "synth", "sft", "eval_sft", "potential"))
     assert [st.overrides[0] for st in s.values()] == ["stage=prepare_data", "stage=synth", "stage=sft", "stage=eval",
                                                       "stage=eval", "stage=potential", "stage=rl", "stage=eval"]
 
@@ -39,7 +54,7 @@ def test_cold_start_runs_rl_from_the_untrained_model_without_synth_or_sft():
     s = _steps(["model=tiny"], cold_start=True)
     assert list(s) == ["prepare_data", "eval_untrained", "potential", "rl", "eval_rl"]
     for name in ("potential", "rl"):
-        assert not any(o.startswith("trainer.init_model") for o in s[name].overrides)
+        assert not any(o.startswith("grpo.init_model") for o in s[name].overrides)
     assert f"curriculum.potential_dir={s['potential'].dir}" in s["rl"].overrides
     assert "pipeline.cold_start=true" in s["eval_rl"].overrides  # labels the run for stage=report
     warm = _steps(["model=tiny"])
@@ -67,17 +82,10 @@ def test_a_curriculum_sweep_shares_every_step_before_rl():
     assert other_mix["prepare_data"].dir != none["prepare_data"].dir  # anything else: its own steps
 
 
-def test_trainer_overrides_on_the_command_line_are_refused(run_launch, tmp_path):
+def test_the_old_trainer_node_on_the_command_line_is_refused(run_launch, tmp_path):
     proc = run_launch("stage=pipeline", "trainer.lr=1e-3", f"paths.root={tmp_path}")
-    assert proc.returncode == 2 and "pipeline.sft_overrides" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode != 0 and "trainer" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "pipeline" / "steps").exists()  # refused before any step ran
-
-
-def test_pipeline_override_lists_are_validated():
-    from r1ci.config import ConfigError, compose
-
-    with pytest.raises(ConfigError, match="pipeline"):
-        compose(["stage=pipeline", "pipeline.rl_overrides=['stage=sft']"])
 
 
 def test_steps_are_named_by_their_composed_config_not_by_how_it_was_spelled():
@@ -95,10 +103,8 @@ def test_steps_are_named_by_their_composed_config_not_by_how_it_was_spelled():
                                      Path("/shared"), identity=config_identity)}
     assert all(other[n].dir != default[n].dir for n in ("prepare_data", "synth", "sft", "potential"))
     # the same SFT config fed by other synthesis data is another step (its input dir differs)
-    p2 = compose(["stage=pipeline", "pipeline.synth_overrides=['teacher.max_per_task=5']"]).pipeline
-    changed = {s.name: s for s in plan([], p2, "staged", Path("/runs/e"), Path("/shared"), identity=config_identity)}
-    assert changed["synth"].dir != default["synth"].dir and changed["sft"].dir != default["sft"].dir
-    assert changed["prepare_data"].dir == default["prepare_data"].dir
+    assert config_identity(["stage=sft", "paths.input_dir=/a"]) != config_identity(["stage=sft", "paths.input_dir=/b"])
+    assert config_identity(["stage=sft", "paths.input_dir=/a"]) == config_identity(["paths.input_dir=/a", "stage=sft"])
 
 
 def test_concurrent_jobs_run_a_shared_step_once(tmp_path, monkeypatch):

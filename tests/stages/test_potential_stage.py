@@ -11,7 +11,7 @@ from r1ci.tasks import TaskItem
 
 SMALL = ["stage=potential", "logger=none", "task_mix.tasks=[gcd,boolean_expressions]",
          "task_mix.n_train_per_task=3", "curriculum.styles=[interpreter,text]", "curriculum.temperatures=[0.6,1.0]",
-         "model.max_response_len=96", "engine.max_tokens_per_turn=32"]
+         "model.max_response_len=96", "rollout.max_tokens_per_turn=32"]
 
 
 def test_per_sample_rates_ignore_infra_failures():

@@ -112,7 +112,7 @@ def test_sft_and_rl_draw_disjoint_training_items_by_default():
 
 
 def test_keep_incorrect_is_the_ablation_that_keeps_wrong_well_formed_trajectories():
-    from r1ci.rollout.reward import RewardWeights
+    from r1ci.config import RewardConfig
     from r1ci.stages.synth import _keep
 
     item = get_task("multistep_arithmetic_two").generate(1, seed=0)[0]
@@ -120,5 +120,5 @@ def test_keep_incorrect_is_the_ablation_that_keeps_wrong_well_formed_trajectorie
     for t in (right, wrong):
         t.final_answer = extract_answer(t.model_text)
     messy = _traj(item.task, 0, "no answer at all")
-    assert [_keep(t, item, RewardWeights()) for t in (right, wrong, messy)] == [True, False, False]
-    assert [_keep(t, item, RewardWeights(), keep_incorrect=True) for t in (right, wrong, messy)] == [True, True, False]
+    assert [_keep(t, item, RewardConfig()) for t in (right, wrong, messy)] == [True, False, False]
+    assert [_keep(t, item, RewardConfig(), keep_incorrect=True) for t in (right, wrong, messy)] == [True, True, False]

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import pytest
 
-from r1ci.config import ConfigError, UserTaskConfig, compose
+from r1ci.config import ConfigError, UserTaskConfig, compose, validate
 from r1ci.rollout.engines.base import GenOutput
 from r1ci.stages import eval as eval_stage
 from r1ci.tasks import ANSWER_INSTRUCTION, get_task, task_source
@@ -256,8 +256,8 @@ def test_eval_stage_scores_each_rule(tmp_path, tiny_model_path, monkeypatch):
     assert source_of == {name: "user" for name in EXAMPLE_TASKS}
     engine = ReferenceEngine(AutoTokenizer.from_pretrained(tiny_model_path),
                              {it.question: _other_form(it) for it in items})
-    monkeypatch.setattr(eval_stage, "make_engine", lambda cfg: engine)
-    result = eval_stage.run(cfg)
+    monkeypatch.setattr(eval_stage, "make_engine", lambda *args: engine)
+    result = eval_stage.run(validate(cfg))
     assert engine.closed and result["metric"] == 1.0
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["styles"]["text"]["task_accuracy"] == {name: 1.0 for name in EXAMPLE_TASKS}
@@ -267,7 +267,7 @@ def test_eval_stage_scores_each_rule(tmp_path, tiny_model_path, monkeypatch):
 def test_eval_on_the_example_mix_with_the_tiny_model(run_launch, cache_dir, tmp_path):
     """`launch.py stage=eval task_mix=user_example` with the real vLLM engine (text style: no sandbox)."""
     proc = run_launch("stage=eval", "task_mix=user_example", "task_mix.n_test_per_task=2",
-                      "eval.styles=[text]", "engine.max_tokens_per_turn=32", "model.max_response_len=128",
+                      "eval.styles=[text]", "rollout.max_tokens_per_turn=32", "model.max_response_len=128",
                       f"paths.root={tmp_path}", f"paths.cache_dir={cache_dir}", "logger=none")
     assert proc.returncode == 0, proc.stderr[-4000:]
     (out,) = [p.parent for p in tmp_path.rglob("metrics.json")]

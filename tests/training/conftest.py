@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from r1ci.config import compose
+from r1ci.config import Config, compose, validate
 
 SYSTEM = ("You are a helpful assistant with a Python code interpreter. Reason step by step. End with the "
           "final answer in <<<answer>>> format.")
@@ -77,6 +77,7 @@ def restore_env():
     os.environ.update(saved)
 
 
-def tiny_cfg(tmp_path: Path, cache_dir: Path, *overrides: str):
-    return compose(["stage=sft", "model=tiny", "logger=none", f"paths.root={tmp_path}",
-                    f"paths.cache_dir={cache_dir}", *overrides])
+def tiny_cfg(tmp_path: Path, cache_dir: Path, *overrides: str) -> Config:
+    """The typed config launch.py would hand a stage."""
+    return validate(compose(["stage=sft", "model=tiny", "logger=none", f"paths.root={tmp_path}",
+                             f"paths.cache_dir={cache_dir}", *overrides]))

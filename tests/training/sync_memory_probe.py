@@ -22,6 +22,7 @@ import torch
 
 from r1ci.models.tiny import TinySpec, build_tiny_model
 from r1ci.rollout.engines.hf_engine import HFEngine
+from r1ci.config import ModelConfig, TrainConfig
 from r1ci.training.engine import EngineSpec, build_engine
 
 SHAPE = dict(hidden_size=256, num_hidden_layers=8, intermediate_size=1024)  # ~34 MB in fp32, 1 MB tensors
@@ -43,9 +44,9 @@ def main(cache_dir: str, backend: str, zero_stage: int, bucket_mb: int) -> None:
     torch.set_num_threads(1)
     trainer_path = build_tiny_model(cache_dir, TinySpec(**SHAPE, seed=1))
     engine_path = build_tiny_model(cache_dir, TinySpec(**SHAPE, seed=2))
-    spec = EngineSpec(model_path=str(trainer_path), backend=backend, dtype="float32", zero_stage=zero_stage,
-                      micro_batch_size=1, grad_accum=1, grad_clip=1.0, weight_decay=0.0,
-                      gradient_checkpointing=False, keep_checkpoints=1)
+    model = ModelConfig(name="tiny", path=str(trainer_path), dtype="float32", zero_stage=zero_stage,
+                        micro_batch_size=1, gradient_checkpointing=False)
+    spec = EngineSpec(str(trainer_path), model, TrainConfig(backend=backend, keep_checkpoints=1))
     trainer = build_engine(spec)
     rollout = HFEngine(str(engine_path))
     with torch.no_grad():  # make the engine's weights private and resident (loaded pages may be file-backed)

@@ -3,6 +3,7 @@ checkpoints restore exactly, the exported model loads in transformers, and the t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from conftest import make_conversations, tiny_cfg
 from r1ci.tracking import NullRun
 from r1ci.models.tiny import resolve_model_path
 from r1ci.training.engine import EngineSpec, build_engine
-from r1ci.training.sft import SFTHyper, SFTTrainer, loss_on_batch
+from r1ci.training.sft import SFTTrainer, loss_on_batch
 from r1ci.training.sft_data import tokenize_conversations
 
 
@@ -33,10 +34,10 @@ def setup(tmp_path: Path, cache_dir: Path, *overrides: str, n_conv: int = 12, ba
 
     tok = AutoTokenizer.from_pretrained(model_path)
     examples, _ = tokenize_conversations(tok, make_conversations(n_conv), 10_000)
-    engine = build_engine(EngineSpec.from_cfg(cfg, model_path))
-    hp = SFTHyper(lr=lr, lr_schedule=schedule, warmup_ratio=0.1, epochs=epochs, global_batch_size=batch,
-                  micro_batch_size=2, save_every=10**6, seed=0)
-    trainer = SFTTrainer(engine, examples, tok.pad_token_id, hp, tmp_path / "checkpoints", NullRun(), "sha")
+    sft = replace(cfg.sft, lr=lr, lr_schedule=schedule, warmup_ratio=0.1, epochs=epochs, global_batch_size=batch,
+                  save_every=10**6, seed=0)
+    engine = build_engine(EngineSpec(model_path, replace(cfg.model, micro_batch_size=2), sft))
+    trainer = SFTTrainer(engine, examples, tok.pad_token_id, sft, tmp_path / "checkpoints", NullRun(), "sha")
     return engine, trainer, tok, examples
 
 
@@ -50,7 +51,7 @@ BACKENDS = [("torch", 0), ("deepspeed", 2), ("deepspeed", 3)]
 
 @pytest.mark.parametrize("backend,zero_stage", BACKENDS)
 def test_one_step_changes_every_parameter(tmp_path, cache_dir, backend, zero_stage):
-    engine, trainer, _, _ = setup(tmp_path, cache_dir, f"trainer.backend={backend}", f"model.zero_stage={zero_stage}")
+    engine, trainer, _, _ = setup(tmp_path, cache_dir, f"sft.backend={backend}", f"model.zero_stage={zero_stage}")
     assert type(engine).__name__ == ("DeepSpeedEngine" if backend == "deepspeed" else "TorchEngine")
     before = engine.full_state_dict()
     metrics = trainer.train_step(trainer.plan(0), lr=1e-3)
@@ -66,7 +67,7 @@ def test_deepspeed_matches_plain_torch(tmp_path, cache_dir):
     """Same data, same schedule: ZeRO-2's weights equal the plain AdamW loop's up to float noise."""
     results = {}
     for backend, stage in (("torch", 0), ("deepspeed", 2)):
-        engine, trainer, _, _ = setup(tmp_path / backend, cache_dir, f"trainer.backend={backend}",
+        engine, trainer, _, _ = setup(tmp_path / backend, cache_dir, f"sft.backend={backend}",
                                       f"model.zero_stage={stage}")
         losses = run_steps(trainer, range(3))
         results[backend] = (losses, engine.full_state_dict())
@@ -79,7 +80,7 @@ def test_deepspeed_matches_plain_torch(tmp_path, cache_dir):
 
 @pytest.mark.parametrize("backend,zero_stage", BACKENDS)
 def test_checkpoint_restores_weights_optimizer_rng_and_state(tmp_path, cache_dir, backend, zero_stage):
-    overrides = (f"trainer.backend={backend}", f"model.zero_stage={zero_stage}")
+    overrides = (f"sft.backend={backend}", f"model.zero_stage={zero_stage}")
     engine, trainer, _, _ = setup(tmp_path, cache_dir, *overrides)
     run_steps(trainer, range(2))
     engine.save_checkpoint(trainer.ckpt_root, 2, {"step": 2, "extra": {"curriculum_stage": 1}})

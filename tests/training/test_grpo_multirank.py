@@ -24,8 +24,8 @@ EXACT = ("data/prompts", "rollout/response_tokens", "rollout/turns", "rollout/co
 def rl_run(repo_root, cache_dir, tmp_path_factory, coding_model):
     """rl_run(ranks, *overrides) -> (step records without timings, final weights, output); each run once."""
     args = ["stage=rl", *coding_model.overrides, "task_mix.n_train_per_task=12",
-            f"trainer.global_batch_size={PROMPTS}", f"trainer.group_size={GROUP}", f"trainer.steps={STEPS}",
-            "trainer.lr=1e-4", "trainer.backend=deepspeed", "model.zero_stage=3", "logger=none",
+            f"grpo.global_batch_size={PROMPTS}", f"grpo.group_size={GROUP}", f"grpo.steps={STEPS}",
+            "grpo.lr=1e-4", "grpo.backend=deepspeed", "model.zero_stage=3", "logger=none",
             f"paths.cache_dir={cache_dir}"]
     runs = {}
 

@@ -22,13 +22,13 @@ from r1ci.training.faults import KILL_ENV, kill_point
 
 STEPS = 6
 KILLS = ("rollout:2", "checkpoint:4", "update:5")  # resumes from steps 1, 3 (not the torn 4) and 4
-BACKENDS = {"torch": ["trainer.backend=torch"],
-            "zero3": ["trainer.backend=deepspeed", "model.zero_stage=3"]}
+BACKENDS = {"torch": ["grpo.backend=torch"],
+            "zero3": ["grpo.backend=deepspeed", "model.zero_stage=3"]}
 
 
 def signal_args(answering_model, *extra: str) -> list[str]:
-    return ["stage=rl", *answering_model.overrides, "task_mix.n_train_per_task=12", "trainer.global_batch_size=3", f"trainer.steps={STEPS}",
-            "trainer.save_every=1", "trainer.keep_checkpoints=0", "trainer.lr=1e-4", *extra]
+    return ["stage=rl", *answering_model.overrides, "task_mix.n_train_per_task=12", "grpo.global_batch_size=3", f"grpo.steps={STEPS}",
+            "grpo.save_every=1", "grpo.keep_checkpoints=0", "grpo.lr=1e-4", *extra]
 
 
 def run_dir(root):

@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from r1ci.tracking import find_offline_runs, read_offline_run, read_steps
-from r1ci.rollout.reward import RewardWeights
+from r1ci.config import RewardConfig
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.tasks import get_task
 from r1ci.training.faults import KILL_ENV
 from r1ci.training.grpo import drop_zero_variance, rollout_metrics, score_groups
 
-SMALL = ["stage=rl", "trainer.global_batch_size=3", "trainer.group_size=2", "model.max_response_len=192",
-         "engine.max_tokens_per_turn=48", "trainer.save_every=2", "task_mix.n_train_per_task=6",
-         "trainer.backend=deepspeed"]
+SMALL = ["stage=rl", "grpo.global_batch_size=3", "grpo.group_size=2", "model.max_response_len=192",
+         "rollout.max_tokens_per_turn=48", "grpo.save_every=2", "task_mix.n_train_per_task=6",
+         "grpo.backend=deepspeed"]
 
 
 def _history(root):
@@ -41,14 +41,14 @@ def test_groups_with_infra_errors_are_excluded_and_counted():
     trajs = [_traj(item, good), _traj(item, bad),                 # group 0: kept
              _traj(item, good), _traj(item, good, infra=True),    # group 1: sandbox failed -> dropped
              _traj(item, bad), _traj(item, bad)]                  # group 2: kept, zero variance
-    ro = score_groups(trajs, [item] * 6, group_size=2, weights=RewardWeights())
+    ro = score_groups(trajs, [item] * 6, group_size=2, weights=RewardConfig())
     assert ro.kept == [0, 1, 4, 5] and ro.groups_dropped == 1
     assert [round(r, 3) for r in ro.rewards] == [1.1, 0.1, 0.0, 0.0, 0.1, 0.1]
     assert trajs[2].reward is None and trajs[3].reward is None  # never scored
     m = rollout_metrics(ro, group_size=2)
     assert m["rollout/groups_dropped"] == 1 and m["reward/accuracy"] == 0.25
     assert m["reward/zero_variance_groups"] == 0.5
-    # curriculum.filter_zero_variance (DAPO-style): group 2 carries no signal and leaves the batch too
+    # grpo.filter_zero_variance (DAPO-style): group 2 carries no signal and leaves the batch too
     filtered = drop_zero_variance(ro, group_size=2)
     assert filtered.kept == [0, 1] and filtered.groups_filtered == 1 and filtered.groups_dropped == 1
 
@@ -56,12 +56,12 @@ def test_groups_with_infra_errors_are_excluded_and_counted():
 def test_missing_weight_push_is_detected(tiny_model_path, tiny_engine):
     import asyncio
 
-    from r1ci.config import compose
+    from r1ci.config import compose, validate
     from r1ci.training.engine import EngineSpec, build_engine
     from r1ci.training.weight_sync import WeightSyncError, push_and_verify, verify
 
-    cfg = compose(["trainer=grpo", "trainer.backend=torch"])
-    engine = build_engine(EngineSpec.from_cfg(cfg, str(tiny_model_path)))
+    cfg = validate(compose(["grpo.backend=torch"]))
+    engine = build_engine(EngineSpec(str(tiny_model_path), cfg.model, cfg.grpo))
     asyncio.run(verify(engine, tiny_engine, 1e-3))  # same checkpoint: engines agree
     with torch.no_grad():
         for p in engine.module.parameters():
@@ -93,8 +93,8 @@ def test_online_curriculum_regroups_on_observed_rewards_and_resumes_its_state(ru
     pot.mkdir()
     p = [0.5 if i % 3 == 0 else 0.0 for i in range(len(ids))]  # a third has potential, the rest none
     (pot / "potential.jsonl").write_text("".join(json.dumps({"item_id": i, "p": x}) + "\n" for i, x in zip(ids, p)))
-    args = [*base, "trainer.global_batch_size=3", "trainer.steps=4", "trainer.save_every=1", "trainer.lr=1e-4",
-            "trainer.keep_checkpoints=0", "curriculum=online", "curriculum.n_stages=3", "curriculum.regroup_every=2",
+    args = [*base, "grpo.global_batch_size=3", "grpo.steps=4", "grpo.save_every=1", "grpo.lr=1e-4",
+            "grpo.keep_checkpoints=0", "curriculum=online", "curriculum.n_stages=3", "curriculum.regroup_every=2",
             f"curriculum.potential_dir={pot}"]
     straight = run_launch(*args, f"paths.root={tmp_path / 'a'}")
     assert straight.returncode == 0, straight.stderr[-3000:]
@@ -119,24 +119,24 @@ def test_online_curriculum_regroups_on_observed_rewards_and_resumes_its_state(ru
 
 
 def test_reference_scored_on_the_rollout_engine_equals_the_frozen_model(tiny_model_path, tiny_engine):
-    """trainer.ref_on_rollout_engine: with the policy already moved away from the reference, the rows the
+    """grpo.ref_on_rollout_engine: with the policy already moved away from the reference, the rows the
     rollout engine scores are the reference's (the frozen model's log-probs), not the policy's; the step's
     verified push then puts the policy back."""
     import asyncio
 
     from transformers import AutoModelForCausalLM
 
-    from r1ci.config import compose
+    from r1ci.config import compose, validate
     from r1ci.rollout.engines.base import Sampling
     from r1ci.rollout.engines.lifecycle import EngineState
     from r1ci.training.engine import EngineSpec, build_engine
-    from r1ci.training.grpo import EngineReference, GRPOHyper, GRPOTrainer, Rollouts
+    from r1ci.training.grpo import EngineReference, GRPOTrainer, Rollouts
     from r1ci.models.logprobs import sequence_logprobs
     from r1ci.training.weight_sync import push_and_verify
 
-    cfg = compose(["stage=rl", "trainer.backend=torch", "trainer.kl_coef=0.1"])
+    cfg = validate(compose(["stage=rl", "grpo.backend=torch", "grpo.kl_coef=0.1"]))
     frozen = AutoModelForCausalLM.from_pretrained(tiny_model_path).eval()
-    policy = build_engine(EngineSpec.from_cfg(cfg, str(tiny_model_path)))
+    policy = build_engine(EngineSpec(str(tiny_model_path), cfg.model, cfg.grpo))
     with torch.no_grad():
         for p in policy.module.parameters():
             p.add_(0.05 * torch.randn_like(p))  # a policy some updates away from the reference
@@ -153,7 +153,7 @@ def test_reference_scored_on_the_rollout_engine_equals_the_frozen_model(tiny_mod
 
     trainer = GRPOTrainer.__new__(GRPOTrainer)  # only the reference path is under test
     trainer.reference, trainer.rollout_engine = EngineReference(frozen.state_dict()), tiny_engine
-    trainer.hp = GRPOHyper.from_cfg(cfg, steps=1)
+    trainer.grpo = cfg.grpo
     tiny_engine.sleep()  # as after a step's rollouts
     rows = asyncio.run(trainer.engine_reference_logprobs(Rollouts(trajs, [0.0] * 3, [0, 1, 2], 0)))
     assert tiny_engine.state is EngineState.ASLEEP  # back to sleep for the update
@@ -174,9 +174,9 @@ def test_rl_stage_runs_with_the_reference_on_the_rollout_engine(run_launch, tmp_
     policy is the reference: the frozen copy gives KL and gradient exactly 0, vLLM's scores differ from
     the trainer's by float noise only (Adam would still turn that into an lr-sized step on this random
     model, whose groups carry no reward signal, so later KL values are not compared)."""
-    args = [*SMALL, "trainer.steps=2", "trainer.lr=1e-3", "trainer.kl_coef=0.1", "trainer.backend=torch"]
+    args = [*SMALL, "grpo.steps=2", "grpo.lr=1e-3", "grpo.kl_coef=0.1", "grpo.backend=torch"]
     model = run_launch(*args, f"paths.root={tmp_path / 'model'}")
-    engine = run_launch(*args, "trainer.ref_on_rollout_engine=true", f"paths.root={tmp_path / 'engine'}")
+    engine = run_launch(*args, "grpo.ref_on_rollout_engine=true", f"paths.root={tmp_path / 'engine'}")
     assert model.returncode == 0, model.stderr[-3000:]
     assert engine.returncode == 0, engine.stderr[-3000:]
     a, _ = _history(tmp_path / "model")
@@ -208,7 +208,7 @@ def test_staged_curriculum_crosses_stages_draws_only_released_samples_and_resume
     sched = staged_by_potential(p, 3, 1, seed=cfg.seed)  # what stage=rl builds from the same file
     released = [{items[i].id for i in sched.drawable(s)[1]} for s in range(4)]
     assert len(released[0]) < len(released[1]) < len(released[2]) == len(items)
-    args = [*SMALL, "trainer.steps=4", "trainer.save_every=1", "curriculum=staged", "curriculum.n_stages=3",
+    args = [*SMALL, "grpo.steps=4", "grpo.save_every=1", "curriculum=staged", "curriculum.n_stages=3",
             "curriculum.steps_per_stage=1", f"curriculum.potential_dir={pot}"]
     straight = run_launch(*args, f"paths.root={tmp_path / 'a'}")
     assert straight.returncode == 0, straight.stderr[-3000:]

@@ -1,19 +1,18 @@
 """GRPOTrainer.update on hand-built rollouts with the real torch engine and tiny model: PPO mini-batch
-updates (trainer.updates_per_batch) and the interpreter-token mask (rollout.mask_interpreter)."""
+updates (grpo.updates_per_batch) and the interpreter-token mask (grpo.mask_interpreter)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from r1ci.config import compose
+from r1ci.config import compose, validate
 from r1ci.tracking import NullRun
-from r1ci.rollout.loop import LoopLimits, Style
-from r1ci.rollout.reward import RewardWeights
+from r1ci.rollout.loop import Style
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.training import grpo as grpo_module
 from r1ci.training.engine import EngineSpec, build_engine
-from r1ci.training.grpo import GRPOHyper, GRPOTrainer, Rollouts
+from r1ci.training.grpo import GRPOTrainer, Rollouts
 
 G = 4  # group size
 
@@ -37,13 +36,12 @@ def _rollouts(n_groups: int = 2) -> Rollouts:
 
 
 def _trainer(tiny_model_path, tmp_path, *overrides: str) -> GRPOTrainer:
-    cfg = compose(["stage=rl", "trainer.backend=torch", "trainer.kl_coef=0", f"trainer.group_size={G}",
-                   "trainer.lr=3e-2", "trainer.lr_schedule=constant", "model.micro_batch_size=4", *overrides])
-    engine = build_engine(EngineSpec.from_cfg(cfg, str(tiny_model_path)))
+    cfg = validate(compose(["stage=rl", "grpo.backend=torch", "grpo.kl_coef=0", f"grpo.group_size={G}",
+                            "grpo.lr=3e-2", "grpo.lr_schedule=constant", "model.micro_batch_size=4", *overrides]))
+    engine = build_engine(EngineSpec(str(tiny_model_path), cfg.model, cfg.grpo))
     return GRPOTrainer(engine=engine, rollout_engine=None, sandbox=None, reference=None, items=[], schedule=None,
-                       style=Style("interpreter", "interpreter", "s"), fmt=None, limits=LoopLimits(),
-                       weights=RewardWeights(), hp=GRPOHyper.from_cfg(cfg, steps=10), ckpt_root=tmp_path,
-                       wandb_run=NullRun(), pad_id=0)
+                       style=Style("interpreter", "interpreter", "s"), fmt=None, rollout_config=cfg.rollout,
+                       grpo=cfg.grpo, steps=10, ckpt_root=tmp_path, wandb_run=NullRun(), pad_id=0)
 
 
 def _count_steps(trainer: GRPOTrainer, monkeypatch) -> list[float]:
@@ -64,7 +62,7 @@ def test_one_update_per_batch_is_on_policy(tiny_model_path, tmp_path, monkeypatc
 def test_mini_batch_updates_move_the_ratio_and_engage_the_clip(tiny_model_path, tmp_path, monkeypatch):
     """With 4 updates per batch, mini-batches 2-4 are scored by a policy that has already moved: the ratio
     leaves 1 and, at this learning rate, the clip bounds some tokens."""
-    trainer = _trainer(tiny_model_path, tmp_path, "trainer.updates_per_batch=4")
+    trainer = _trainer(tiny_model_path, tmp_path, "grpo.updates_per_batch=4")
     steps = _count_steps(trainer, monkeypatch)
     before = [p.detach().clone() for p in trainer.engine.module.parameters()]
     m = trainer.update(_rollouts(), step=0)
@@ -90,13 +88,13 @@ def test_interpreter_tokens_are_masked_unless_the_ablation_asks(tiny_model_path,
     assert seen and all(int(mask[:, span].sum()) == 0 for mask in seen)  # paper: no loss on interpreter tokens
     assert all(int(mask.sum()) == 11 * mask.shape[0] for mask in seen)  # the 11 model tokens of each row
     seen.clear()
-    _trainer(tiny_model_path, tmp_path, "rollout.mask_interpreter=false").update(_rollouts(1), step=0)
+    _trainer(tiny_model_path, tmp_path, "grpo.mask_interpreter=false").update(_rollouts(1), step=0)
     assert seen and all(bool(mask[:, span].all()) for mask in seen)  # v1 ablation: they are in the loss
     assert all(int(mask.sum()) == 16 * mask.shape[0] for mask in seen)
 
 
 def test_paper_defaults_keep_one_update_and_masking():
     cfg = compose(["stage=rl", "model=qwen2.5-7b"])
-    assert cfg.trainer.updates_per_batch == 1 and cfg.rollout.mask_interpreter is True
+    assert cfg.grpo.updates_per_batch == 1 and cfg.grpo.mask_interpreter is True
     with pytest.raises(Exception, match="updates_per_batch"):
-        compose(["stage=rl", "trainer.updates_per_batch=0"])
+        compose(["stage=rl", "grpo.updates_per_batch=0"])

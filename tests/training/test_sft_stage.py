@@ -21,8 +21,8 @@ STEP_LINE = re.compile(r"step (\d+)/\d+ \| loss ([\d.]+) \| lr \S+ \| gnorm ([\d
 def sft_args(data_dir: Path, root: Path, cache_dir: Path, *extra: str) -> list[str]:
     # 12 conversations, 4 per step, 2 epochs: 6 steps of 2 micro-batches; checkpoints at 2, 4, 6.
     return ["stage=sft", "model=tiny", f"paths.input_dir={data_dir}", f"paths.root={root}",
-            f"paths.cache_dir={cache_dir}", "trainer.global_batch_size=4", "trainer.epochs=2",
-            "trainer.save_every=2", "trainer.lr=1e-3", "model.micro_batch_size=2", "trainer.backend=deepspeed", *extra]
+            f"paths.cache_dir={cache_dir}", "sft.global_batch_size=4", "sft.epochs=2",
+            "sft.save_every=2", "sft.lr=1e-3", "model.micro_batch_size=2", "sft.backend=deepspeed", *extra]
 
 
 def run_dir(root: Path) -> Path:
@@ -113,11 +113,11 @@ def test_two_process_torchrun_zero3_matches_one_process(repo_root, data_dir, cac
 def test_sft_without_input_dir_reads_the_newest_synth_run_of_its_model_and_mix(tmp_path):
     import os
 
-    from r1ci.config import compose
+    from r1ci.config import compose, validate
     from r1ci.runtime import latest_output
     from r1ci.stages import sft as sft_stage
 
-    cfg = compose(["stage=sft", "model=tiny", "task_mix=smoke", f"paths.root={tmp_path}"])
+    cfg = validate(compose(["stage=sft", "model=tiny", "task_mix=smoke", f"paths.root={tmp_path}"]))
     with pytest.raises(FileNotFoundError, match="run stage=synth first"):
         sft_stage.run(cfg)
     for i, name in enumerate(["tiny-smoke-aaaa", "tiny-smoke-bbbb", "tiny-bbh-cccc"]):

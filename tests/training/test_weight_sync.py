@@ -68,10 +68,10 @@ def tied_vllm(tied_model):
 @pytest.mark.parametrize("backend,zero_stage", [("torch", 0), ("deepspeed", 3)])
 def test_tied_embeddings_stay_in_sync_and_a_stale_head_is_caught(tmp_path, cache_dir, restore_env, tied_model,
                                                                   tied_vllm, backend, zero_stage):
-    cfg = tiny_cfg(tmp_path, cache_dir, "model.tie_word_embeddings=true", f"trainer.backend={backend}",
+    cfg = tiny_cfg(tmp_path, cache_dir, "model.tie_word_embeddings=true", f"grpo.backend={backend}",
                    f"model.zero_stage={zero_stage}")
     assert resolve_model_path(cfg.model, cfg.paths.cache_dir) == tied_model
-    trainer = build_engine(EngineSpec.from_cfg(cfg, tied_model))
+    trainer = build_engine(EngineSpec(tied_model, cfg.model, cfg.grpo))
     assert trainer.module.config.tie_word_embeddings
     _train_step(trainer, seed=0)
     tied_vllm.sleep()

@@ -55,21 +55,6 @@ class OpenAIEngine(Lifecycle):  # the server owns its memory: sleeping frees not
         self._generated: OrderedDict[str, None] = OrderedDict()
         self.stats: Counter[str] = Counter()  # requests, retries, retokenized, chat_unsplit
 
-    @classmethod
-    def from_cfg(cls, engine_cfg: Any, tokenizer_path: str) -> "OpenAIEngine":
-        """The local tokenizer (of model.path) turns prompts and replies into the ids trajectories hold."""
-        from transformers import AutoTokenizer
-
-        from r1ci.config import ConfigError
-
-        if not engine_cfg.base_url:
-            raise ConfigError("engine.base_url: required with engine.kind=openai")
-        return cls(engine_cfg.base_url, engine_cfg.api_model or str(tokenizer_path),
-                   AutoTokenizer.from_pretrained(str(tokenizer_path)), mode=engine_cfg.api_mode,
-                   dialect=engine_cfg.api_dialect, api_key=os.environ.get(engine_cfg.api_key_env),
-                   timeout_s=engine_cfg.api_timeout_s, max_retries=engine_cfg.api_max_retries,
-                   max_concurrency=engine_cfg.max_concurrency)
-
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput:
         self.require("generate", EngineState.AWAKE)
         if self.mode == "completions":
