@@ -1,6 +1,7 @@
-"""Rollout metrics: pure functions over lists of scored Trajectory objects (used by eval, reused by RL).
+"""Eval's rollout metrics: pure functions over lists of scored Trajectory objects. (RL's per-step metrics
+are summed counts across ranks, r1ci.training.grpo.rollout_metrics; both follow the conventions here.)
 
-Conventions (one place, so eval and RL report the same numbers):
+Conventions:
 - A trajectory is *scored* when it has a reward and no sandbox infra error. Infra-failed trajectories are
   never the model's fault (design.md): they are counted, never averaged into accuracy or behaviour stats.
 - Accuracy is the share of scored trajectories whose answer the task's verifier fully accepts

@@ -44,7 +44,7 @@ def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     if not items:
         raise ValueError("no training items: check task_mix")
 
-    # build: trainer engine, frozen reference, rollout engine, logger
+    # build: trainer engine, frozen reference, rollout engine (the W&B run `wb` is launch.py's)
     engine = build_engine(EngineSpec(model_path, cfg.model, cfg.grpo))
     reference = reference_model(model_path, engine, cfg.grpo.ref_on_rollout_engine) if cfg.grpo.kl_coef > 0 else None
     rollout_engine = make_engine(cfg.engine, cfg.model, model_path, cfg.seed)

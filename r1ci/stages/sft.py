@@ -40,7 +40,7 @@ def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     seed_everything(cfg.seed)
     model_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)
 
-    # build: data, engine, logger, trainer
+    # build: data, engine, trainer
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
