@@ -43,8 +43,7 @@ def test_warmup_steps_from_ratio():
 
 
 def test_sft_stage_composes_the_papers_sft_settings():
-    t = compose(["stage=sft", "model=qwen2.5-7b"]).trainer
-    assert (t.kind, t.lr, t.lr_schedule, t.warmup_ratio, t.epochs, t.global_batch_size) == \
-        ("sft", 1e-5, "cosine", 0.1, 3, 32)
+    t = compose(["stage=sft", "model=qwen2.5-7b"]).sft
+    assert (t.lr, t.lr_schedule, t.warmup_ratio, t.epochs, t.global_batch_size) == (1e-5, "cosine", 0.1, 3, 32)
     assert t.gradient_accumulation_steps == 1  # 32 = 2 per GPU x 16 GPUs
     assert t.backend == "deepspeed"
