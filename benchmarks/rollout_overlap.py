@@ -29,7 +29,8 @@ os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 from r1ci.config import RolloutConfig, compose  # noqa: E402
 from r1ci.models.tiny import build_tiny_model  # noqa: E402
 from r1ci.rollout.codeblocks import CODE_STOP, trailing_code_block  # noqa: E402
-from r1ci.rollout.engines.base import TURN_SEEDS, Sampling  # noqa: E402
+from r1ci.rollout.engines.base import Sampling  # noqa: E402
+from r1ci.seeds import turn_seed  # noqa: E402
 from r1ci.rollout.engines.scripted import TurnRegexEngine  # noqa: E402
 from r1ci.rollout.loop import (InterpreterFormatter, RolloutJob, Style, render_prompt,  # noqa: E402
                                run_rollouts)
@@ -71,7 +72,7 @@ async def lockstep(jobs: list[RolloutJob], engine, sandbox, fmt: InterpreterForm
             break
         outs = await asyncio.gather(*(engine.generate(trajs[i].token_ids, replace(
             SAMPLING, max_tokens=LIMITS.max_tokens_per_turn, stop=(CODE_STOP,),
-            seed=jobs[i].seed * TURN_SEEDS + turn)) for i in active))
+            seed=turn_seed(jobs[i].seed, turn))) for i in active))
         codes = {}
         for i, out in zip(active, outs):
             text = tok.decode(out.token_ids, skip_special_tokens=True)

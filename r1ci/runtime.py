@@ -1,8 +1,7 @@
-"""Where a stage writes, and seeding: the little bits every stage needs."""
+"""Where a stage writes and reads: the little bits every stage needs (seeds: r1ci/seeds.py)."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -30,16 +29,3 @@ def latest_output(cfg: Any, stage: str, filename: str) -> Path | None:
     pattern = f"{stage}/{cfg.model.name}-{cfg.task_mix.name}-*/{filename}"
     found = sorted(Path(cfg.paths.root).glob(pattern), key=lambda p: p.stat().st_mtime)
     return found[-1] if found else None
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed)
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:  # torch is optional for data-only stages
-        pass

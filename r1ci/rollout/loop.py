@@ -16,8 +16,9 @@ from tqdm.auto import tqdm
 
 from r1ci.config import PromptsConfig, RolloutConfig
 from r1ci.rollout.codeblocks import CODE_STOP, trailing_code_block
-from r1ci.rollout.engines.base import TURN_SEEDS, Engine, Sampling
+from r1ci.rollout.engines.base import Engine, Sampling
 from r1ci.rollout.trajectory import Trajectory
+from r1ci.seeds import turn_seed
 from r1ci.tasks import ANSWER_INSTRUCTION, TaskItem, extract_answer
 
 RESULTS_PREFIX = "Code Execution Results:\n"
@@ -145,7 +146,7 @@ async def _generate_segment(traj: Trajectory, engine: Engine, limits: RolloutCon
             traj.extend_model([], [], seg.text, "length")
             return seg.text
         call = next(calls)
-        seed = None if sampling.seed is None else sampling.seed * TURN_SEEDS + call
+        seed = None if sampling.seed is None else turn_seed(sampling.seed, call)
         out = await engine.generate(traj.token_ids, replace(sampling, max_tokens=room, stop=stop, seed=seed))
         text = tok.decode(seg.token_ids + list(out.token_ids), skip_special_tokens=True)
         traj.extend_model(out.token_ids, out.logprobs, text, out.finish_reason)

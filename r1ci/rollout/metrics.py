@@ -1,5 +1,5 @@
-"""Eval's rollout metrics: pure functions over lists of scored Trajectory objects. (RL's per-step metrics
-are summed counts across ranks, r1ci.training.grpo.rollout_metrics; both follow the conventions here.)
+"""Rollout metrics, of eval (`summarize`) and of an RL step (`step_metrics`): pure functions over lists of
+scored Trajectory objects.
 
 Conventions:
 - A trajectory is *scored* when it has a reward and no sandbox infra error. Infra-failed trajectories are
@@ -11,15 +11,20 @@ Conventions:
 - Self-checking (paper, "emergent behaviour"): the model writes a candidate answer `<<<...>>>` in its own
   prose (outside code blocks) and code is run after it; the code call may be the one that closes the same
   segment (answer written, then a code block checking it) or a later one.
+- An RL step's metrics are sums of counts that `all_reduce` adds up over ranks before dividing, so every
+  rank logs (and raises alarms on) the whole step, never its share of it.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
+
+import torch
 
 from r1ci.rollout.trajectory import Trajectory
+from r1ci.sandbox import STATUSES
 from r1ci.tasks import SOURCES, extract_answer
 
 _CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.S)  # closed fenced blocks, or an unterminated one at the end
@@ -124,5 +129,44 @@ def summarize(trajs: Sequence[Trajectory], source_of: Mapping[str, str]) -> dict
     }
 
 
+def step_metrics(trajs: Sequence[Trajectory], rewards: Sequence[float], kept: Sequence[int], groups_dropped: int,
+                 group_size: int, all_reduce: Callable[[list[float]], list[float]] = lambda v: v
+                 ) -> dict[str, float]:
+    """An RL step's reward by component, accuracy, zero-variance groups, lengths, turns, code calls and
+    sandbox health, over the `kept` trajectories (whole groups without an infra error): of the whole step
+    when `all_reduce` sums this rank's counts with the other ranks'."""
+    scored = [trajs[i] for i in kept]
+    kept_rewards = torch.tensor([rewards[i] for i in kept], dtype=torch.float64)
+    groups = kept_rewards.view(-1, group_size)
+    statuses = [r.status for t in trajs for r in t.exec_results]
+    counts = {
+        "kept": len(scored), "groups": groups.shape[0], "reward": float(kept_rewards.sum()),
+        "correct": sum(t.reward.correct for t in scored), "score": sum(t.reward.score for t in scored),
+        "well_formed": sum(t.reward.well_formed for t in scored),
+        "too_long": sum(t.reward.too_long for t in scored),
+        "zero_variance": float((groups.std(dim=1) == 0).sum()), "tokens": sum(t.response_len for t in scored),
+        "turns": sum(t.turns for t in scored), "code_calls": sum(t.code_calls for t in scored),
+        "dropped": groups_dropped, "calls": len(statuses),
+        "bad": sum(s in ("infra_error", "killed") for s in statuses), **{s: statuses.count(s) for s in STATUSES},
+    }
+    c = dict(zip(counts, all_reduce([float(v) for v in counts.values()])))
+    n = max(1.0, c["kept"])
+    m = {
+        "reward/mean": c["reward"] / n,
+        "reward/accuracy": c["correct"] / n,
+        "reward/score": c["score"] / n,
+        "reward/well_formed": c["well_formed"] / n,
+        "reward/too_long": c["too_long"] / n,
+        "reward/zero_variance_groups": c["zero_variance"] / max(1.0, c["groups"]),
+        "rollout/response_tokens": c["tokens"] / n,
+        "rollout/turns": c["turns"] / n,
+        "rollout/code_calls": c["code_calls"] / n,
+        "rollout/groups_dropped": c["dropped"],
+        "sandbox/calls": c["calls"],
+        "sandbox/bad_rate": c["bad"] / c["calls"] if c["calls"] else 0.0,
+    }
+    return {**m, **{f"sandbox/{s}": c[s] for s in STATUSES}}
+
+
 __all__ = ["accuracy", "behaviour", "counts", "is_scored", "macro_average", "model_tokens", "prose",
-           "self_checked", "source_accuracy", "summarize", "task_accuracy"]
+           "self_checked", "source_accuracy", "step_metrics", "summarize", "task_accuracy"]

@@ -15,9 +15,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from r1ci.rollout.engines.base import TURN_SEEDS, GenOutput, Sampling
+from r1ci.rollout.engines.base import GenOutput, Sampling
 from r1ci.rollout.engines.lifecycle import EngineState, Lifecycle
 from r1ci.rollout.loop import RESULTS_PREFIX
+from r1ci.seeds import split_turn_seed
 from r1ci.tasks import TaskItem
 from r1ci.tasks.programs import reference_program
 
@@ -87,7 +88,7 @@ class OracleEngine(Lifecycle):
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput:
         self.require("generate", EngineState.AWAKE)
         assert sampling.seed is not None, "oracle jobs need seeds (they select the script)"
-        traj_seed, turn = divmod(sampling.seed, TURN_SEEDS)
+        traj_seed, turn = split_turn_seed(sampling.seed)
         seen = self.tokenizer.decode(prompt_ids, skip_special_tokens=True)
         text = next_turn(self.scripts[traj_seed], turn, seen)
         ids = list(self.tokenizer.encode(text, add_special_tokens=False))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 from collections import Counter
@@ -33,17 +32,18 @@ from hydra.core.hydra_config import HydraConfig
 from r1ci.config import Config, RewardConfig, as_container
 from r1ci.models.tiny import resolve_model_path
 from r1ci.tracking import NO_RUN, NullRun
-from r1ci.rollout.engines import Sampling, make_engine
+from r1ci.rollout.engines import engine_sampling, make_engine
 from r1ci.rollout.loop import InterpreterFormatter, RolloutJob, Style, run_rollouts
 from r1ci.rollout.metrics import self_checked, summarize
 from r1ci.rollout.reward import score_trajectory
-from r1ci.rollout.tables import paper_format_table, write_csv
+from r1ci.stages.tables import paper_format_table, write_csv
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.runtime import output_dir
 from r1ci.sandbox import make_sandbox
-from r1ci.stages.prepare_data import read_items
+from r1ci.seeds import sample_seed
 from r1ci.tasks import TaskItem
-from r1ci.tasks.mix import mix_data, select_tasks
+from r1ci.tasks.mix import load_items, select_tasks
+from r1ci.tasks.registry import task_source
 
 log = logging.getLogger(__name__)
 CSV_FIELDS = ["task", "source", "style", "n", "n_scored", "n_infra", "accuracy"]
@@ -52,7 +52,7 @@ CSV_FIELDS = ["task", "source", "style", "n", "n_scored", "n_infra", "accuracy"]
 def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     # compose
     out = output_dir(cfg)
-    items, source_of = load_items(cfg)
+    items, source_of = eval_items(cfg)
     styles = [Style.from_prompts(cfg.prompts, name) for name in cfg.eval.styles]
     jobs = make_jobs(items, styles, cfg.eval.samples_per_item, cfg.seed)
     log.info("eval: %d items x %d styles x %d samples = %d trajectories", len(items), len(styles),
@@ -85,36 +85,24 @@ def score(trajs: list[Trajectory], items: list[TaskItem], weights: RewardConfig)
         score_trajectory(t, by_id[t.item_id], weights)
 
 
-def load_items(cfg: Config) -> tuple[list[TaskItem], dict[str, str]]:
-    """The items to evaluate and each task's source, from prepare_data's JSONL or regenerated; every
-    task of the mix must have at least `eval.min_items_per_task` of them (none leaves the average)."""
-    mix = cfg.task_mix
-    tasks = select_tasks(mix)
-    if cfg.paths.input_dir:
-        path = Path(cfg.paths.input_dir) / f"{cfg.eval.split}.jsonl"
-        rows = [r for r in read_items(path) if r["task"] in tasks]
-        items, source_of = [TaskItem.from_dict(r) for r in rows], {r["task"]: r["source"] for r in rows}
-        where = f"paths.input_dir: {path}"
-    else:
-        data = list(mix_data(mix))
-        items = [it for d in data for it in (d.test if cfg.eval.split == "test" else d.train)]
-        source_of, where = {d.task: d.source for d in data}, f"task_mix {mix.name!r}"
+def eval_items(cfg: Config) -> tuple[list[TaskItem], dict[str, str]]:
+    """The `eval.split` items of the mix (r1ci.tasks.mix.load_items) and each task's source; every task
+    of the mix must have at least `eval.min_items_per_task` of them (none leaves the average)."""
+    items = load_items(cfg, cfg.eval.split)
+    tasks = select_tasks(cfg.task_mix)
+    where = (f"paths.input_dir: {Path(cfg.paths.input_dir) / cfg.eval.split}.jsonl" if cfg.paths.input_dir
+             else f"task_mix {cfg.task_mix.name!r}")
     n_items = Counter(it.task for it in items)
     short = {t: n_items[t] for t in tasks if n_items[t] < cfg.eval.min_items_per_task}
     if short:
         raise ValueError(f"{where}: tasks with fewer than eval.min_items_per_task="
                          f"{cfg.eval.min_items_per_task} {cfg.eval.split} items: {short}; rerun prepare_data "
                          f"with this task mix, or raise task_mix.n_test_per_task")
-    return items, {t: source_of[t] for t in tasks}
-
-
-def job_seed(seed: int, item_id: str, sample: int) -> int:
-    """A stable 31-bit sampling seed per (run seed, item, sample): independent of item order and mix."""
-    return int(hashlib.sha256(f"{seed}/{item_id}/{sample}".encode()).hexdigest()[:8], 16) >> 1
+    return items, {t: task_source(t) for t in tasks}
 
 
 def make_jobs(items: list[TaskItem], styles: list[Style], samples: int, seed: int) -> list[RolloutJob]:
-    return [RolloutJob(item, style, job_seed(seed, item.id, k))
+    return [RolloutJob(item, style, sample_seed(seed, item.id, k))
             for style in styles for item in items for k in range(samples)]
 
 
@@ -124,7 +112,7 @@ async def _rollout(cfg: Config, jobs: list[RolloutJob]) -> tuple[list[Trajectory
     The sandbox starts first (seconds; a missing bubblewrap fails before the engine's slower start) and
     only when some style runs code; the engine is always closed.
     """
-    sampling = Sampling(temperature=cfg.engine.temperature, top_p=cfg.engine.top_p)
+    sampling = engine_sampling(cfg.engine)
     needs_code = any(j.style.mode == "interpreter" for j in jobs)
     async with (make_sandbox(cfg.sandbox) if needs_code else contextlib.nullcontext()) as sb:
         engine = make_engine(cfg.engine, cfg.model, resolve_model_path(cfg.model, cfg.paths.cache_dir), cfg.seed)

@@ -43,7 +43,7 @@ from hydra.core.hydra_config import HydraConfig
 
 from r1ci.config import Config, PipelineConfig, compose, run_id
 from r1ci.distributed import dist_info
-from r1ci.rollout.tables import markdown, pct, write_csv
+from r1ci.stages.tables import markdown, pct, write_csv
 from r1ci.runtime import output_dir
 
 log = logging.getLogger(__name__)

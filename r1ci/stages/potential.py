@@ -28,12 +28,12 @@ from typing import Any
 from r1ci.config import Config
 from r1ci.curriculum.potential import POTENTIAL, improvement_potential
 from r1ci.tracking import NO_RUN
-from r1ci.rollout.engines import Sampling, make_engine
+from r1ci.rollout.engines import engine_sampling, make_engine
 from r1ci.rollout.loop import InterpreterFormatter, RolloutJob, Style, run_rollouts
 from r1ci.rollout.reward import score_trajectory
-from r1ci.runtime import output_dir, seed_everything
+from r1ci.runtime import output_dir
+from r1ci.seeds import sample_seed, seed_everything
 from r1ci.sandbox import make_sandbox
-from r1ci.stages.eval import job_seed
 from r1ci.tasks import TaskItem
 from r1ci.tasks.mix import training_items
 
@@ -52,7 +52,7 @@ def run(cfg: Config, wb: Any = NO_RUN) -> dict:
     styles = [Style.from_prompts(cfg.prompts, s) for s in cfg.curriculum.styles]
     temps = list(cfg.curriculum.temperatures)
     done = read_done(out / ROLLOUTS)
-    todo = [(RolloutJob(it, st, job_seed(cfg.seed, f"{it.id}/{st.name}", k), temperature=t), k)
+    todo = [(RolloutJob(it, st, sample_seed(cfg.seed, f"{it.id}/{st.name}", k), temperature=t), k)
             for it in items for st in styles for k, t in enumerate(temps) if (it.id, st.name, k) not in done]
     log.info("potential: %d samples x %d styles x %d temperatures; %d answers to go (%d already done)",
              len(items), len(styles), len(temps), len(todo), len(done))
@@ -89,7 +89,7 @@ async def _estimate(cfg: Config, jobs: list[tuple[RolloutJob, int]], items: list
             for start in range(0, len(jobs), CHUNK):
                 chunk = jobs[start:start + CHUNK]
                 trajs = await run_rollouts([j for j, _ in chunk], engine, sandbox, fmt, cfg.rollout,
-                                           Sampling(temperature=1.0, top_p=cfg.engine.top_p),
+                                           engine_sampling(cfg.engine),
                                            cfg.engine.max_concurrency,
                                            desc=f"potential {start + len(chunk)}/{len(jobs)}")
                 with open(path, "a") as f:

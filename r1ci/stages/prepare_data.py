@@ -54,8 +54,3 @@ def _write_counts(path: Path, rows: list[dict]) -> None:
         writer.writeheader()
         writer.writerows(rows)
 
-
-def read_items(path: Path) -> list[dict]:
-    """Load a prepare_data JSONL file (used by later stages and tests)."""
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]

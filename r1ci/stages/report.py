@@ -22,7 +22,7 @@ from typing import Any
 
 from r1ci.config import Config
 from r1ci.tracking import NO_RUN, NullRun
-from r1ci.rollout.tables import markdown, paper_reference_table, pct, source_title, write_csv
+from r1ci.stages.tables import markdown, paper_reference_table, pct, source_title, write_csv
 from r1ci.runtime import output_dir
 from r1ci.tasks import SOURCES
 

@@ -24,7 +24,8 @@ from r1ci.tracking import NO_RUN, read_steps
 from r1ci.models.tiny import resolve_model_path
 from r1ci.rollout.engines import make_engine
 from r1ci.rollout.loop import InterpreterFormatter, Style
-from r1ci.runtime import output_dir, seed_everything
+from r1ci.runtime import output_dir
+from r1ci.seeds import seed_everything
 from r1ci.sandbox import make_sandbox
 from r1ci.tasks.mix import training_items
 from r1ci.training.checkpoint import CHECKPOINTS

@@ -20,7 +20,8 @@ from typing import Any
 from r1ci.config import Config
 from r1ci.tracking import NO_RUN
 from r1ci.models.tiny import resolve_model_path
-from r1ci.runtime import input_dir, latest_output, output_dir, seed_everything
+from r1ci.runtime import input_dir, latest_output, output_dir
+from r1ci.seeds import seed_everything
 from r1ci.training.checkpoint import CHECKPOINTS
 from r1ci.training.engine import EngineSpec, build_engine
 from r1ci.training.sft import SFTTrainer

@@ -25,15 +25,16 @@ from typing import Any
 from r1ci.config import Config, RewardConfig
 from r1ci.tracking import NO_RUN
 from r1ci.rollout.conversation import trajectory_to_messages
-from r1ci.rollout.engines.base import Sampling
+from r1ci.rollout.engines import engine_sampling, make_engine
 from r1ci.rollout.loop import InterpreterFormatter, RolloutJob, Style, run_rollouts
 from r1ci.rollout.oracle import OracleEngine, oracle_scripts
 from r1ci.rollout.reward import score_trajectory
 from r1ci.rollout.trajectory import Trajectory
-from r1ci.runtime import output_dir, seed_everything
+from r1ci.runtime import output_dir
+from r1ci.seeds import grid_seed, hashed_seed, seed_everything
 from r1ci.sandbox import make_sandbox
 from r1ci.tasks import TaskItem, get_task
-from r1ci.tasks.mix import (derived_seed, eval_only_tasks, load_items, select_tasks, training_items,
+from r1ci.tasks.mix import (eval_only_tasks, load_items, select_tasks, training_items,
                            use_data_dirs)
 
 
@@ -71,7 +72,7 @@ def teacher_items(cfg: Config) -> list[TaskItem]:
     use_data_dirs(mix)
     taken = {it.question for side in ("train", "test") for it in load_items(cfg, side)}
     tasks = [t for t in select_tasks(mix) if t not in eval_only_tasks(mix)]
-    return [it for task in tasks for it in get_task(task).generate(n, derived_seed(mix.seed, task, "teacher"))
+    return [it for task in tasks for it in get_task(task).generate(n, hashed_seed(mix.seed, task, "teacher"))
             if it.question not in taken]
 
 
@@ -80,7 +81,6 @@ async def _generate(cfg: Config, items: list[TaskItem]) -> tuple[list[Trajectory
     from transformers import AutoTokenizer
 
     from r1ci.models.tiny import resolve_model_path
-    from r1ci.rollout.engines import make_engine
 
     t = cfg.teacher
     styles = [Style.from_prompts(cfg.prompts, s) for s in t.styles]
@@ -97,10 +97,10 @@ async def _generate(cfg: Config, items: list[TaskItem]) -> tuple[list[Trajectory
     else:
         engine_cfg = t.engine
         engine = make_engine(engine_cfg, cfg.model, student_path, cfg.seed)
-        jobs = [RolloutJob(it, st, seed=(i * len(styles) + k) * t.samples_per_item + r)
+        jobs = [RolloutJob(it, st, seed=grid_seed((i, k, r), (len(styles), t.samples_per_item)))
                 for i, it in enumerate(items) for k, st in enumerate(styles) for r in range(t.samples_per_item)]
     fmt = InterpreterFormatter(engine.tokenizer, cfg.rollout.max_exec_output_tokens)
-    sampling = Sampling(temperature=engine_cfg.temperature, top_p=engine_cfg.top_p)
+    sampling = engine_sampling(engine_cfg)
     try:
         async with make_sandbox(cfg.sandbox) as sandbox:
             trajs = await run_rollouts(jobs, engine, sandbox, fmt, cfg.rollout, sampling,

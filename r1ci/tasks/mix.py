@@ -11,13 +11,13 @@ The rules, in one place:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from r1ci.seeds import hashed_seed
 from r1ci.tasks.base import Task, TaskItem
 from r1ci.tasks.bbh import set_data_dir
 from r1ci.tasks.registry import get_task, task_source
@@ -46,12 +46,6 @@ def eval_only_tasks(task_mix: Any) -> set[str]:
     return user | {t for t in select_tasks(task_mix) if t in split.source_of and split.side(t) == "test"}
 
 
-def derived_seed(seed: int, task: str, side: str) -> int:
-    """A stable per-(task, side) seed, so train and test items are drawn independently."""
-    digest = hashlib.sha256(f"{seed}/{task}/{side}".encode()).hexdigest()
-    return int(digest[:8], 16)
-
-
 @dataclass
 class TaskData:
     task: str
@@ -63,8 +57,9 @@ class TaskData:
 def build_task_data(task: str, n_train: int, n_test: int, seed: int) -> TaskData:
     """Items for one task: `n_train` training items and `n_test` test items that repeat none of them."""
     t = get_task(task)
-    train = t.generate(n_train, derived_seed(seed, task, "train")) if n_train else []
-    test = held_out(t, n_test, derived_seed(seed, task, "test"), {it.question for it in train})
+    # a seed per (task, side): train and test items are drawn independently
+    train = t.generate(n_train, hashed_seed(seed, task, "train")) if n_train else []
+    test = held_out(t, n_test, hashed_seed(seed, task, "test"), {it.question for it in train})
     return TaskData(task=task, source=task_source(task), train=train, test=test)
 
 
@@ -95,13 +90,28 @@ def mix_data(task_mix: Any) -> Iterator[TaskData]:
 
 
 def load_items(cfg: Any, side: str) -> list[TaskItem]:
-    """The `side` ("train" | "test") items of the task mix: from prepare_data's JSONL in `paths.input_dir`
-    when given, else generated the way prepare_data would (same seeds, so the same items)."""
-    path = Path(cfg.paths.input_dir or "") / f"{side}.jsonl"
-    if cfg.paths.input_dir and path.exists():
-        with open(path) as f:
-            return [TaskItem.from_dict(json.loads(line)) for line in f if line.strip()]
+    """The task mix's `side` ("train" | "test") items, for every stage that reads items.
+
+    With `paths.input_dir`: that prepare_data run's `<side>.jsonl`, restricted to the mix's tasks (a
+    missing file is an error, never a silent regeneration). Without: generated the way prepare_data
+    generates them (same seeds, so the same items).
+    """
+    if side not in ("train", "test"):
+        raise ValueError(f"side must be train|test, got {side!r}")
+    if cfg.paths.input_dir:
+        path = Path(cfg.paths.input_dir) / f"{side}.jsonl"
+        if not path.exists():
+            raise FileNotFoundError(f"paths.input_dir has no {side}.jsonl: {path}; point it at a "
+                                    "stage=prepare_data run dir, or leave it unset to generate the items")
+        tasks = set(select_tasks(cfg.task_mix))
+        return [it for it in read_items(path) if it.task in tasks]
     return [it for data in mix_data(cfg.task_mix) for it in (data.train if side == "train" else data.test)]
+
+
+def read_items(path: Path) -> list[TaskItem]:
+    """One prepare_data JSONL file (its rows also name their task's source, which TaskItem leaves out)."""
+    with open(path) as f:
+        return [TaskItem.from_dict(json.loads(line)) for line in f if line.strip()]
 
 
 def split_for_sft(items: list[TaskItem], share: float, seed: int) -> tuple[list[TaskItem], list[TaskItem]]:
@@ -113,7 +123,7 @@ def split_for_sft(items: list[TaskItem], share: float, seed: int) -> tuple[list[
     sft: set[int] = set()
     for task, idx in by_task.items():
         order = sorted(idx, key=lambda i: items[i].id)
-        random.Random(derived_seed(seed, task, "sft_rl")).shuffle(order)
+        random.Random(hashed_seed(seed, task, "sft_rl")).shuffle(order)
         sft.update(order[:round(share * len(order))])
     return [it for i, it in enumerate(items) if i in sft], [it for i, it in enumerate(items) if i not in sft]
 

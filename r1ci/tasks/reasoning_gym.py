@@ -36,7 +36,10 @@ loop or allocate by numbers written in the answer (rush_hour, rubiks_cube). `_GA
 those tasks first (rejecting code, clamping counts) without changing which correct answers pass.
 
 Items: RG builds item i of seed s from `Random(s + i)` for most generators, so seeds s and s+1 share items;
-r1ci's data preparation derives well-separated per-task seeds and drops repeated questions.
+r1ci's data preparation derives well-separated per-task seeds and drops repeated questions. Four generators
+(`HASH_ORDER_DEPENDENT`) also draw from the iteration order of sets of strings, which Python randomises
+per process (PYTHONHASHSEED): drawn in-process, every run, and every rank, would get other items. They are
+drawn in a child process with a fixed hash seed instead.
 """
 
 from __future__ import annotations
@@ -46,10 +49,14 @@ import contextlib
 import io
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 from collections import deque
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from r1ci.tasks.base import ANSWER_INSTRUCTION, TaskBase, TaskItem
@@ -125,6 +132,8 @@ class ReasoningGymTask(TaskBase):
     def _generate(self, n: int, seed: int) -> list[TaskItem]:
         if n <= 0:
             return []
+        if self.name in HASH_ORDER_DEPENDENT and sys.flags.hash_randomization:
+            return _generate_with_fixed_hash_seed(self.name, n, seed)
         import reasoning_gym  # slow import (~2 s): only when items are needed
 
         # Some generators print progress dots to stdout; keep the caller's stdout clean.
@@ -145,6 +154,27 @@ class ReasoningGymTask(TaskBase):
 
     def _score(self, answer: str, item: TaskItem) -> float:
         return 1.0 if rg_score(answer, item) >= FULL_CREDIT else 0.0
+
+
+# reasoning-gym 0.1.25 generators that pick from `list(a_set_of_strings)` (letters, monomials, word graphs):
+# their items depend on the process's hash seed. tests/tasks/test_reasoning_gym.py finds every such task.
+HASH_ORDER_DEPENDENT = frozenset({"isomorphic_strings", "polynomial_multiplication", "ransom_note", "word_ladder"})
+_CHILD = ("import json, sys; from r1ci.tasks.reasoning_gym import ReasoningGymTask; "
+          "name, n, seed = json.loads(sys.argv[1]); "
+          "sys.stdout.write(json.dumps([it.to_dict() for it in ReasoningGymTask(name)._generate(n, seed)]))")
+
+
+def _generate_with_fixed_hash_seed(name: str, n: int, seed: int) -> list[TaskItem]:
+    """`ReasoningGymTask(name)._generate(n, seed)` in a child with PYTHONHASHSEED=0: the same items in
+    every process (a second or so per call, for four tasks)."""
+    package_root = str(Path(__file__).resolve().parents[2])  # this r1ci, not another installed copy
+    env = {**os.environ, "PYTHONHASHSEED": "0",
+           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps([name, n, seed])], env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"generating {name} items in a child process failed: {done.stderr[-2000:]}")
+    return [TaskItem.from_dict(d) for d in json.loads(done.stdout)]
 
 
 def to_json(value: Any) -> Any:

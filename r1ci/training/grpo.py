@@ -20,7 +20,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import torch
 
@@ -30,8 +30,10 @@ from r1ci.curriculum.sampler import Schedule, batch_indices
 from r1ci.tracking import StepLog
 from r1ci.rollout.engines.base import Engine, Sampling
 from r1ci.rollout.loop import InterpreterFormatter, RolloutJob, Style, run_rollouts
+from r1ci.rollout.metrics import step_metrics
 from r1ci.rollout.reward import score_trajectory
 from r1ci.rollout.trajectory import Trajectory
+from r1ci.seeds import grid_seed
 from r1ci.tasks import TaskItem
 from r1ci.training.engine import TrainEngine
 from r1ci.training.faults import kill_point
@@ -154,7 +156,8 @@ class GRPOTrainer:
         with timer("rollout"):
             ro = await self.rollout(state.step)
         batch = drop_zero_variance(ro, self.grpo.group_size) if self.grpo.filter_zero_variance else ro
-        ro_metrics = rollout_metrics(ro, self.grpo.group_size, self.engine.all_reduce)  # the whole step's
+        ro_metrics = step_metrics(ro.trajectories, ro.rewards, ro.kept, ro.groups_dropped, self.grpo.group_size,
+                                  self.engine.all_reduce)  # the whole step's
         filtered = self.engine.all_reduce_sum(batch.groups_filtered)
         state.groups_dropped += int(ro_metrics["rollout/groups_dropped"])
         state.groups_filtered += int(filtered)
@@ -191,7 +194,7 @@ class GRPOTrainer:
         tp, rank, g = self.rollout_engine.tp_ranks, self.engine.dist.rank, self.grpo.group_size
         mine = list(range(rank // tp, len(batch), self.engine.dist.world_size // tp))
         # seeds follow a prompt's place in the whole step's batch: any number of ranks samples the same
-        jobs = [RolloutJob(self.items[batch[k]], self.style, seed=(step * self.grpo.global_batch_size + k) * g + j)
+        jobs = [RolloutJob(self.items[batch[k]], self.style, seed=grid_seed((step, k, j), (self.grpo.global_batch_size, g)))
                 for k in mine for j in range(g)]
         trajs = await self.rollout_engine.lead(lambda: run_rollouts(
             jobs, self.rollout_engine, self.sandbox, self.fmt, self.rollout_config, Sampling(temperature=self.grpo.temperature),
@@ -442,43 +445,4 @@ def _shifted(rows: list[list[float]], width: int) -> torch.Tensor:
     return out
 
 
-STATUSES = ("ok", "error", "timeout", "oom", "killed", "infra_error")
-
-
-def rollout_metrics(ro: Rollouts, group_size: int,
-                    all_reduce: Callable[[list[float]], list[float]] = lambda v: v) -> dict[str, float]:
-    """Reward by component, accuracy, zero-variance groups, lengths, turns, code calls, sandbox health:
-    of the whole step, when `all_reduce` sums this rank's counts with the other ranks'."""
-    kept = [ro.trajectories[i] for i in ro.kept]
-    rewards = torch.tensor([ro.rewards[i] for i in ro.kept], dtype=torch.float64)
-    groups = rewards.view(-1, group_size)
-    statuses = [r.status for t in ro.trajectories for r in t.exec_results]
-    counts = {
-        "kept": len(kept), "groups": groups.shape[0], "reward": float(rewards.sum()),
-        "correct": sum(t.reward.correct for t in kept), "score": sum(t.reward.score for t in kept),
-        "well_formed": sum(t.reward.well_formed for t in kept), "too_long": sum(t.reward.too_long for t in kept),
-        "zero_variance": float((groups.std(dim=1) == 0).sum()), "tokens": sum(t.response_len for t in kept),
-        "turns": sum(t.turns for t in kept), "code_calls": sum(t.code_calls for t in kept),
-        "dropped": ro.groups_dropped, "calls": len(statuses),
-        "bad": sum(s in ("infra_error", "killed") for s in statuses), **{s: statuses.count(s) for s in STATUSES},
-    }
-    c = dict(zip(counts, all_reduce([float(v) for v in counts.values()])))
-    n = max(1.0, c["kept"])
-    m = {
-        "reward/mean": c["reward"] / n,
-        "reward/accuracy": c["correct"] / n,
-        "reward/score": c["score"] / n,
-        "reward/well_formed": c["well_formed"] / n,
-        "reward/too_long": c["too_long"] / n,
-        "reward/zero_variance_groups": c["zero_variance"] / max(1.0, c["groups"]),
-        "rollout/response_tokens": c["tokens"] / n,
-        "rollout/turns": c["turns"] / n,
-        "rollout/code_calls": c["code_calls"] / n,
-        "rollout/groups_dropped": c["dropped"],
-        "sandbox/calls": c["calls"],
-        "sandbox/bad_rate": c["bad"] / c["calls"] if c["calls"] else 0.0,
-    }
-    return {**m, **{f"sandbox/{s}": c[s] for s in STATUSES}}
-
-
-__all__ = ["EngineReference", "GRPOState", "GRPOTrainer", "rollout_metrics"]
+__all__ = ["EngineReference", "GRPOState", "GRPOTrainer", "Rollouts"]

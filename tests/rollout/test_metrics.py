@@ -6,7 +6,7 @@ import pytest
 
 from r1ci.rollout import metrics as M
 from r1ci.rollout.reward import RewardBreakdown
-from r1ci.rollout.tables import paper_format_table
+from r1ci.stages.tables import paper_format_table
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.sandbox.result import ExecResult, infra_error
 

@@ -161,7 +161,7 @@ def test_eval_stage_scores_self_checks_and_excludes_infra_errors(tmp_path, tiny_
     cfg = compose(["stage=eval", "logger=none", "task_mix=smoke", "task_mix.tasks=[gcd,word_sorting]",
                    "task_mix.n_train_per_task=4", "task_mix.n_test_per_task=3", f"paths.root={tmp_path}",
                    "sandbox.pool_size=1"])
-    items, _ = eval_stage.load_items(cfg)
+    items, _ = eval_stage.eval_items(cfg)
     engine = OracleEngine(AutoTokenizer.from_pretrained(tiny_model_path),
                           {it.question: it.answer for it in items})
     monkeypatch.setattr(eval_stage, "make_engine", lambda *args: engine)
@@ -237,12 +237,14 @@ def test_report_labels_runs_by_the_keys_that_differ():
 
 
 def test_eval_items_are_prepare_datas_test_items(tmp_path):
+    from r1ci.tasks.mix import load_items
+
     overrides = ["logger=none", "task_mix=smoke", "task_mix.n_train_per_task=5", "task_mix.n_test_per_task=3",
                  f"paths.root={tmp_path}"]
     cfg = compose(["stage=eval", *overrides])
-    generated, source_of = eval_stage.load_items(cfg)
+    generated, source_of = eval_stage.eval_items(cfg)
     prepare_data.run(compose(["stage=prepare_data", *overrides]))
-    from_file, _ = eval_stage.load_items(compose(["stage=eval", *overrides, f"paths.input_dir={tmp_path}"]))
+    from_file, _ = eval_stage.eval_items(compose(["stage=eval", *overrides, f"paths.input_dir={tmp_path}"]))
     assert [it.to_dict() for it in generated] == [it.to_dict() for it in from_file]
     data = build_task_data("gcd", 5, 3, cfg.task_mix.seed)
     assert [it.id for it in generated if it.task == "gcd"] == [it.id for it in data.test]
@@ -250,14 +252,12 @@ def test_eval_items_are_prepare_datas_test_items(tmp_path):
     narrower = compose(["stage=eval", *overrides, f"paths.input_dir={tmp_path}",
                         "task_mix.tasks=[gcd,navigate]"])
     with pytest.raises(ValueError, match="paths.input_dir"):  # a task the file lacks
-        eval_stage.load_items(narrower)
-
-
-def test_job_seeds_are_stable_and_distinct():
-    seeds = {eval_stage.job_seed(0, f"item-{i}", k) for i in range(100) for k in range(3)}
-    assert len(seeds) == 300 and max(seeds) < 2**31
-    assert eval_stage.job_seed(0, "item-1", 0) == eval_stage.job_seed(0, "item-1", 0)
-    assert eval_stage.job_seed(1, "item-1", 0) != eval_stage.job_seed(0, "item-1", 0)
+        eval_stage.eval_items(narrower)
+    # the one item loader of every stage: the file's items of the mix's tasks only, the same as generated
+    assert load_items(narrower, "train") == [it for it in load_items(cfg, "train") if it.task == "gcd"]
+    (tmp_path / "train.jsonl").unlink()
+    with pytest.raises(FileNotFoundError, match="paths.input_dir has no train.jsonl"):  # never regenerated
+        load_items(narrower, "train")
 
 
 def test_jobs_pair_styles_on_the_same_seeds():
@@ -288,7 +288,7 @@ def test_every_test_task_is_evaluated_on_its_configured_items():
     from r1ci.tasks.mix import load_items
 
     cfg = compose(["stage=eval", "logger=none", "task_mix=test"])
-    items, source_of = eval_stage.load_items(cfg)
+    items, source_of = eval_stage.eval_items(cfg)
     per_task = Counter(it.task for it in items)
     assert len(source_of) == len(per_task) == 37 and "penguins_in_a_table" in per_task
     assert min(per_task.values()) >= cfg.task_mix.n_test_per_task == 50, per_task
@@ -299,7 +299,7 @@ def test_a_task_short_of_items_is_an_error_not_a_silent_gap():
     cfg = compose(["stage=eval", "logger=none", "task_mix=smoke", "task_mix.tasks=[penguins_in_a_table,gcd]",
                    "task_mix.n_train_per_task=0", "task_mix.n_test_per_task=200", "eval.min_items_per_task=147"])
     with pytest.raises(ValueError, match=r"penguins_in_a_table': 146"):
-        eval_stage.load_items(cfg)
+        eval_stage.eval_items(cfg)
 
 
 def test_held_out_items_are_topped_up_when_a_fixed_pool_overlaps_training():

@@ -87,6 +87,36 @@ def test_deterministic_for_a_seed(name):
     assert [it.to_dict() for it in again] == [it.to_dict() for it in items_of(name)]
 
 
+_DIGESTS = """import hashlib, json
+from r1ci.tasks import get_task, list_tasks
+for name in list_tasks():
+    items = [it.to_dict() for it in get_task(name).generate(3, 1234)]
+    print(name, hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest())
+"""
+
+
+def test_every_task_draws_the_same_items_in_every_process():
+    """Python randomises set order per process (PYTHONHASHSEED). A generator that picks from a set of
+    strings would give each run, and each rank, other items; HASH_ORDER_DEPENDENT ones are drawn under a
+    fixed hash seed. All 144 tasks, in two processes with different hash seeds, draw the same items."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import r1ci
+
+    def digests(hash_seed: str) -> dict[str, str]:
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(Path(r1ci.__file__).parents[1])}
+        out = subprocess.run([sys.executable, "-c", _DIGESTS], env=env, capture_output=True, text=True,
+                             check=True).stdout
+        return dict(line.split() for line in out.splitlines())
+
+    first, second = digests("1"), digests("2")
+    assert len(first) == len(list_tasks()) == 144
+    assert [t for t in first if first[t] != second[t]] == []
+
+
 @pytest.mark.parametrize("name", RG_TASKS)
 def test_json_round_trip_then_score(name):
     task = get_task(name)

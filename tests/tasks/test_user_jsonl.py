@@ -188,7 +188,7 @@ def test_bad_file_stops_the_eval_stage_with_file_and_line(tmp_path):
     numeric_path = f"task_mix.user_tasks.1.path={bad}"
     cfg = compose(["stage=eval", "logger=none", "task_mix=user_example", numeric_path])
     with pytest.raises(ValueError, match=re.escape(f"{bad}:2: missing field 'answer'")):
-        eval_stage.load_items(cfg)
+        eval_stage.eval_items(cfg)
     with pytest.raises(ValueError, match="no records"):
         _task(tmp_path, [""], name="empty")
 
@@ -252,7 +252,7 @@ def test_eval_stage_scores_each_rule(tmp_path, tiny_model_path, monkeypatch):
 
     cfg = compose(["stage=eval", "logger=none", "task_mix=user_example", "eval.styles=[text]",
                    f"paths.root={tmp_path}"])
-    items, source_of = eval_stage.load_items(cfg)
+    items, source_of = eval_stage.eval_items(cfg)
     assert source_of == {name: "user" for name in EXAMPLE_TASKS}
     engine = ReferenceEngine(AutoTokenizer.from_pretrained(tiny_model_path),
                              {it.question: _other_form(it) for it in items})

@@ -14,7 +14,8 @@ from r1ci.config import RewardConfig
 from r1ci.rollout.trajectory import Trajectory
 from r1ci.tasks import get_task
 from r1ci.training.faults import KILL_ENV
-from r1ci.training.grpo import drop_zero_variance, rollout_metrics, score_groups
+from r1ci.rollout.metrics import step_metrics
+from r1ci.training.grpo import drop_zero_variance, score_groups
 
 SMALL = ["stage=rl", "grpo.global_batch_size=3", "grpo.group_size=2", "model.max_response_len=192",
          "rollout.max_tokens_per_turn=48", "grpo.save_every=2", "task_mix.n_train_per_task=6",
@@ -45,7 +46,7 @@ def test_groups_with_infra_errors_are_excluded_and_counted():
     assert ro.kept == [0, 1, 4, 5] and ro.groups_dropped == 1
     assert [round(r, 3) for r in ro.rewards] == [1.1, 0.1, 0.0, 0.0, 0.1, 0.1]
     assert trajs[2].reward is None and trajs[3].reward is None  # never scored
-    m = rollout_metrics(ro, group_size=2)
+    m = step_metrics(ro.trajectories, ro.rewards, ro.kept, ro.groups_dropped, group_size=2)
     assert m["rollout/groups_dropped"] == 1 and m["reward/accuracy"] == 0.25
     assert m["reward/zero_variance_groups"] == 0.5
     # grpo.filter_zero_variance (DAPO-style): group 2 carries no signal and leaves the batch too

@@ -7,7 +7,13 @@ import os
 from r1ci.config import ConfigError, EngineConfig, ModelConfig
 from r1ci.rollout.engines.base import Engine, GenOutput, Sampling
 
-__all__ = ["Engine", "GenOutput", "Sampling", "make_engine"]
+__all__ = ["Engine", "GenOutput", "Sampling", "engine_sampling", "make_engine"]
+
+
+def engine_sampling(engine: EngineConfig) -> Sampling:
+    """How eval, synthesis and the p estimate sample (`engine.temperature`, `engine.top_p`; the p estimate
+    sets each job's temperature from `curriculum.temperatures`). RL samples at `grpo.temperature`."""
+    return Sampling(temperature=engine.temperature, top_p=engine.top_p)
 
 
 def make_engine(engine: EngineConfig, model: ModelConfig, model_path: str, seed: int) -> Engine:

@@ -13,10 +13,6 @@ Weights = Union[Iterable[tuple[str, Any]], Mapping[str, Any]]
 def weight_pairs(weights: Weights) -> Iterator[tuple[str, Any]]:
     return iter(weights.items() if isinstance(weights, Mapping) else weights)
 
-# The loop seeds turn t of a trajectory with seed s as s * TURN_SEEDS + t (rollout/loop.py), so that every
-# turn samples afresh and a resumed run draws the same tokens.
-TURN_SEEDS = 64
-
 
 @dataclass(frozen=True)
 class Sampling:

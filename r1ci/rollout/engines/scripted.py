@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from r1ci.rollout.engines.base import TURN_SEEDS, Engine, GenOutput, Sampling
+from r1ci.rollout.engines.base import Engine, GenOutput, Sampling
+from r1ci.seeds import split_turn_seed
 
 
 
@@ -20,7 +21,7 @@ class TurnRegexEngine:
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling) -> GenOutput:
         assert sampling.seed is not None, "give each rollout job a seed so turns can be told apart"
-        traj_seed, turn = divmod(sampling.seed, TURN_SEEDS)
+        traj_seed, turn = split_turn_seed(sampling.seed)
         regex = self.regexes[turn] if turn < len(self.regexes) else None
         out = await self.engine.generate(prompt_ids, replace(sampling, regex=regex))
         self.outputs.setdefault(traj_seed, []).append(out)

@@ -1,4 +1,5 @@
-"""Accuracy tables in the paper's format (markdown) and as CSV rows: shared by stage=eval and stage=report.
+"""Accuracy tables in the paper's format (markdown) and as CSV rows: shared by stage=eval, report and
+pipeline.
 
 Numbers are percentages with one decimal, as in the paper's tables; a missing value prints as "-".
 """
