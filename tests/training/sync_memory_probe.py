@@ -1,13 +1,14 @@
 """Peak extra memory of one weight push, measured in a fresh process (run by test_weight_sync.py).
 
     MALLOC_MMAP_THRESHOLD_=65536 torchrun --nproc_per_node 2 sync_memory_probe.py <cache_dir> <backend> \
-        <zero_stage> <bucket_mb>
+        <zero_stage> <bucket_mb> <out_dir>
 
 glibc's mmap threshold is pinned, so every tensor buffer is a mapping of its own and resident memory rises
 and falls with the tensors alive. A trainer (model A) pushes into an HFEngine (model B, the same shape),
 once streamed (`iter_weights(bucket_mb)`) and once as a full state dict. The resident-set rise over the
 moment before the push is sampled each time a tensor reaches the engine, which is when a gathered bucket
-is fully alive. Each rank prints one JSON line. (With one rank ZeRO-3's "gather" is a view of the rank's
+is fully alive. Each rank writes `<out_dir>/rank<r>.json` (a file of its own: two ranks printing to one
+pipe can interleave their lines). (With one rank ZeRO-3's "gather" is a view of the rank's
 own shard and allocates nothing, so the bound only shows with two.)
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import torch
@@ -40,7 +42,7 @@ def sampled(make_pairs: Callable[[], Iterable[tuple[str, torch.Tensor]]], peak: 
         yield pair
 
 
-def main(cache_dir: str, backend: str, zero_stage: int, bucket_mb: int) -> None:
+def main(cache_dir: str, backend: str, zero_stage: int, bucket_mb: int, out_dir: str) -> None:
     torch.set_num_threads(1)
     trainer_path = build_tiny_model(cache_dir, TinySpec(**SHAPE, seed=1))
     engine_path = build_tiny_model(cache_dir, TinySpec(**SHAPE, seed=2))
@@ -62,9 +64,11 @@ def main(cache_dir: str, backend: str, zero_stage: int, bucket_mb: int) -> None:
     got = rollout.model.state_dict()
     equal = all(torch.equal(got[k], v) for k, v in trainer.full_state_dict().items())
     rollout.update_weights(sampled(lambda: trainer.full_state_dict().items(), full))
-    print(json.dumps({"rank": trainer.dist.rank, "streamed_peak": streamed[0], "full_peak": full[0], "model_bytes": sum(sizes),
-                      "largest_tensor": max(sizes), "bucket_bytes": bucket_mb * 2**20, "equal": equal}))
+    row = {"rank": trainer.dist.rank, "streamed_peak": streamed[0], "full_peak": full[0],
+           "model_bytes": sum(sizes), "largest_tensor": max(sizes), "bucket_bytes": bucket_mb * 2**20,
+           "equal": equal}
+    (Path(out_dir) / f"rank{trainer.dist.rank}.json").write_text(json.dumps(row))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
