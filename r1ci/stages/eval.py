@@ -90,8 +90,8 @@ def eval_items(cfg: Config) -> tuple[list[TaskItem], dict[str, str]]:
     of the mix must have at least `eval.min_items_per_task` of them (none leaves the average)."""
     items = load_items(cfg, cfg.eval.split)
     tasks = select_tasks(cfg.task_mix)
-    where = (f"paths.input_dir: {Path(cfg.paths.input_dir) / cfg.eval.split}.jsonl" if cfg.paths.input_dir
-             else f"task_mix {cfg.task_mix.name!r}")
+    source = Path(cfg.paths.input_dir) / f"{cfg.eval.split}.jsonl" if cfg.paths.input_dir else None
+    where = f"paths.input_dir: {source}" if source else f"task_mix {cfg.task_mix.name!r}"
     n_items = Counter(it.task for it in items)
     short = {t: n_items[t] for t in tasks if n_items[t] < cfg.eval.min_items_per_task}
     if short:
