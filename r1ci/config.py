@@ -149,7 +149,7 @@ class SandboxConfig:
     max_queue: int = 256  # sandbox_server: requests waiting beyond this get HTTP 503 (back-pressure)
     retries: int = 3  # remote: attempts on other servers after an infra error
     busy_retry_s: float = 300.0  # remote: how long a request keeps retrying servers that answer 503 (busy)
-    uid_base: int = 61000  # (ours) local: worker i runs snippets as uid uid_base + i (own NPROC count)
+    uid_base: int = 61000  # (ours) local: snippets run as the lowest uids from here no other pool holds
     kill_grace_s: float = 5.0  # (ours) a worker silent this long past a snippet's timeout is hung: replaced
     start_timeout_s: float = 120.0  # (ours) a worker not done with `preimport` by then failed to start
     memory_cgroup: bool = True  # (ours) also cap all processes of a worker together (cgroup), where writable
@@ -165,7 +165,7 @@ class SandboxConfig:
         _check(self.retries >= 0, "sandbox.retries", "must be >= 0")
         _check(0 < self.port < 65536, "sandbox.port", "must be a TCP port")
         _check(self.busy_retry_s >= 0, "sandbox.busy_retry_s", "must be >= 0")
-        _check(0 < self.uid_base < 2**31 - 1024, "sandbox.uid_base", "must be a positive, non-root uid")
+        _check(0 < self.uid_base < 2**31 - 2**16, "sandbox.uid_base", "must be a positive, non-root uid")
         _check(self.kill_grace_s > 0, "sandbox.kill_grace_s", f"must be > 0, got {self.kill_grace_s}")
         _check(self.start_timeout_s > 0, "sandbox.start_timeout_s", "must be > 0")
 

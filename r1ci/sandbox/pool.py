@@ -30,6 +30,7 @@ from r1ci.sandbox.bwrap import (
 from r1ci.sandbox.cgroup import MemoryCgroup, jail_prefix
 from r1ci.sandbox.result import ExecResult, infra_error, with_marker
 from r1ci.sandbox.settings import pool_size, zygote_settings
+from r1ci.sandbox.uids import UidLease
 from r1ci.sandbox.worker import Worker, WorkerLost
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,12 @@ class LocalSandbox(Sandbox):
         self._started = self._closed = False
         self.restarts = 0  # workers replaced after dying or hanging
         self._cgroups: list[MemoryCgroup | None] = [None] * self.size
+        self._uids: UidLease | None = None  # leased in start(): see uids.py
+
+    @property
+    def uids(self) -> list[int]:
+        """The uid each slot's snippets run as (distinct from every other pool's on this host)."""
+        return self._uids.uids if self._uids is not None else []
 
     @property
     def workers(self) -> list[Worker]:
@@ -60,7 +67,7 @@ class LocalSandbox(Sandbox):
         return [w for w in self._slots if w is not None and w.alive]
 
     def _new_worker(self, slot: int) -> Worker:
-        uid = self.cfg.uid_base + slot
+        uid = self.uids[slot]
         settings = json.dumps(zygote_settings(self.cfg, uid, self._runtime.mounted_site_dirs()))
         prefix = jail_prefix(self._cgroups[slot])
 
@@ -85,6 +92,7 @@ class LocalSandbox(Sandbox):
         if self._started:
             return
         self._started = True
+        self._uids = UidLease(self.cfg.uid_base, self.size)
         self._make_cgroups()
         errors = await asyncio.gather(*(self._start_slot(i) for i in range(self.size)))
         failed = [e for e in errors if e is not None]
@@ -216,3 +224,5 @@ class LocalSandbox(Sandbox):
         await asyncio.gather(*(w.kill() for w in self._slots if w is not None), return_exceptions=True)
         await self._drain_inflight()
         await asyncio.gather(*(g.remove() for g in self._cgroups if g is not None))
+        if self._uids is not None:
+            self._uids.release()  # after every worker is gone: no snippet still runs as these uids

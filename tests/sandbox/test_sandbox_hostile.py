@@ -357,9 +357,40 @@ async def test_each_worker_runs_snippets_as_its_own_unprivileged_uid(sandbox):
     code = ("import os, time\ntime.sleep(0.5)\ncap = [l for l in open('/proc/self/status') if l.startswith('CapEff')]"
             "\nprint(os.getuid(), os.geteuid(), os.getgid(), cap[0].split()[1])")
     outs = [r.stdout.split() for r in await sandbox.run_many([code] * sandbox.size)]
-    base = sandbox.cfg.uid_base
-    assert sorted(int(o[0]) for o in outs) == [base + i for i in range(sandbox.size)], outs
+    assert sorted(int(o[0]) for o in outs) == sorted(sandbox.uids), outs
+    assert len(set(sandbox.uids)) == sandbox.size and min(sandbox.uids) >= sandbox.cfg.uid_base
     assert all(o[0] == o[1] and int(o[2]) != 0 and int(o[3], 16) == 0 for o in outs), outs
+
+
+FILL_NPROC = textwrap.dedent("""
+    import ctypes, os, time
+    while True:
+        try:
+            if os.fork() == 0:
+                time.sleep(120)
+                os._exit(0)
+        except OSError:  # RLIMIT_NPROC: this uid runs max_procs + 1 processes
+            break
+    ctypes.CDLL(None).prctl(15, b'r1cifull', 0, 0, 0)
+    time.sleep(120)
+    """)
+START_THREADS = ("import threading\nts = [threading.Thread(target=lambda: None) for _ in range(4)]\n"
+                 "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('started')")
+
+
+async def test_two_pools_on_one_host_never_share_a_uid_or_its_process_budget():
+    """Two pools open at once (two ranks on one node) lease distinct uids: while a snippet in one pool
+    holds every process its uid may have, a snippet in the other still starts threads."""
+    cfg = small_config(pool_size=1, max_procs=8)
+    async with make_sandbox(cfg) as a, make_sandbox(cfg) as b:
+        assert not set(a.uids) & set(b.uids), (a.uids, b.uids)
+        filler = asyncio.create_task(a.run(FILL_NPROC, timeout_s=60))
+        full = asyncio.create_task(running("r1cifull"))
+        await asyncio.wait([filler, full], return_when=asyncio.FIRST_COMPLETED)
+        assert full.done(), f"the filler ended before holding its uid's processes: {filler.result()}"
+        res = await b.run(START_THREADS)
+        assert (res.status, res.stdout) == ("ok", "started\n"), res
+        filler.cancel()
 
 
 PROBE_NAME = "r1ciprobeA"
