@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pwd
+import stat
 from pathlib import Path
 
 from r1ci.sandbox.bwrap import SandboxUnavailable
@@ -33,19 +34,31 @@ def host_account(uid: int) -> bool:
     return True
 
 
+def check_owned(lock_dir: Path) -> None:
+    """/run/lock is world-writable: a lock directory someone else made (or a symlink planted there)
+    could steer root's file creation, so only our own, not group/other-writable directory is used."""
+    st = lock_dir.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise SandboxUnavailable(
+            f"sandbox: {lock_dir} (uid leases) must be a directory owned by uid {os.geteuid()} and writable "
+            "by it alone; remove it and start again"
+        )
+
+
 class UidLease:
     """`count` distinct uids >= `base`, held until release() or until this process exits."""
 
     def __init__(self, base: int, count: int, lock_dir: Path | None = None) -> None:
         self.lock_dir = lock_dir or (LOCK_DIR if LOCK_DIR.parent.is_dir() else FALLBACK_LOCK_DIR)
         self.lock_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        check_owned(self.lock_dir)
         self.uids: list[int] = []
         self._fds: list[int] = []
         for uid in range(base, base + SCAN_LIMIT):
-            if len(self.uids) == count:
-                return
             if not host_account(uid) and self._try_lock(uid):
                 self.uids.append(uid)
+                if len(self.uids) == count:
+                    return
         self.release()
         raise SandboxUnavailable(
             f"sandbox: fewer than {count} free uids in [{base}, {base + SCAN_LIMIT}) "
@@ -53,7 +66,8 @@ class UidLease:
         )
 
     def _try_lock(self, uid: int) -> bool:
-        fd = os.open(self.lock_dir / f"uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(self.lock_dir / f"uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
+                     0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # per open file: two pools in one process conflict too
         except BlockingIOError:
