@@ -91,8 +91,8 @@ class LocalSandbox(Sandbox):
         """Start every worker; fail loudly if none can start (e.g. bubblewrap cannot create namespaces)."""
         if self._started:
             return
+        self._uids = UidLease(self.cfg.uid_base, self.size)  # before _started: a failed lease can be retried
         self._started = True
-        self._uids = UidLease(self.cfg.uid_base, self.size)
         self._make_cgroups()
         errors = await asyncio.gather(*(self._start_slot(i) for i in range(self.size)))
         failed = [e for e in errors if e is not None]

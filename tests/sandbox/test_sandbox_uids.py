@@ -6,8 +6,9 @@ from __future__ import annotations
 import pwd
 
 import pytest
+from sandbox_helpers import small_config
 
-from r1ci.sandbox import SandboxUnavailable
+from r1ci.sandbox import SandboxUnavailable, make_sandbox
 from r1ci.sandbox import uids as uids_module
 from r1ci.sandbox.uids import UidLease
 
@@ -47,3 +48,17 @@ def test_a_lock_directory_others_can_write_is_refused(tmp_path):
     (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(SandboxUnavailable, match="must be a directory"):
         UidLease(BASE, 1, tmp_path / "link")
+
+
+async def test_a_pool_that_finds_no_free_uid_fails_clearly_and_can_start_once_one_is_free(monkeypatch):
+    monkeypatch.setattr(uids_module, "SCAN_LIMIT", 2)
+    held = UidLease(63000, 2)  # the host-wide lock directory, as a second pool would hold it
+    sandbox = make_sandbox(small_config(pool_size=1, uid_base=63000))
+    with pytest.raises(SandboxUnavailable, match="fewer than 1 free uids"):
+        await sandbox.start()
+    held.release()
+    await sandbox.start()
+    try:
+        assert sandbox.uids == [63000] and (await sandbox.run("import os; print(os.getuid())")).stdout == "63000\n"
+    finally:
+        await sandbox.close()
