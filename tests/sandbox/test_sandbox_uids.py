@@ -54,9 +54,11 @@ async def test_a_pool_that_finds_no_free_uid_fails_clearly_and_can_start_once_on
     monkeypatch.setattr(uids_module, "SCAN_LIMIT", 2)
     held = UidLease(63000, 2)  # the host-wide lock directory, as a second pool would hold it
     sandbox = make_sandbox(small_config(pool_size=1, uid_base=63000))
-    with pytest.raises(SandboxUnavailable, match="fewer than 1 free uids"):
-        await sandbox.start()
-    held.release()
+    try:
+        with pytest.raises(SandboxUnavailable, match="fewer than 1 free uids"):
+            await sandbox.start()
+    finally:
+        held.release()  # even when the check fails: later tests lease from the same host-wide directory
     await sandbox.start()
     try:
         assert sandbox.uids == [63000] and (await sandbox.run("import os; print(os.getuid())")).stdout == "63000\n"
